@@ -1,0 +1,1 @@
+//! seedcore benchmark support (being written).

@@ -1,0 +1,2 @@
+//! The `seedcore` command (being written).
+fn main() {}

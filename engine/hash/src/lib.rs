@@ -1,0 +1,1 @@
+//! seedcore hash layer (being written).

@@ -1,0 +1,6 @@
+//! seedcore's protocol layer: metainfo, magnet links, the peer wire codec and
+//! its extensions. Pure code over bytes: no I/O, no async, no unsafe.
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
+pub mod metainfo;

@@ -1,0 +1,1 @@
+//! seedcore storage layer (being written).
