@@ -3,4 +3,9 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
+pub mod bencode;
+pub mod ext;
+pub mod geometry;
+pub mod magnet;
 pub mod metainfo;
+pub mod wire;

@@ -1,0 +1,64 @@
+//! Extension messages: what travels inside `extended` (BEP 10, id 20) and the
+//! Azureus EXTENDED framing.
+//!
+//! - [`ExtendedHandshake`]: the BEP 10 handshake dictionary (`m`, `p`, `v`,
+//!   `yourip`, `ipv4`, `ipv6`, `reqq`, `e`, `metadata_size`, `upload_only`).
+//! - [`UtMetadata`] (BEP 9), [`UtPex`] (BEP 11), [`LtMetadata`] and
+//!   [`LtDontHave`] (libtorrent's own), [`AzureusExtendedList`].
+//!
+//! Why it is built this way:
+//! - The wire layer has already bounded the payload (`Limits::max_extended`),
+//!   and each decoder bounds again what it allocates from it: bencode depth
+//!   and length ([`lenient::MAX_DEPTH`], [`lenient::MAX_LEN`]), entries in `m`,
+//!   peers per PEX list, bytes per metadata block.
+//! - Decoding is lenient where peers differ and strict where they cannot:
+//!   unsorted keys and unknown keys are accepted (libtorrent does the same),
+//!   known keys of the wrong type read as absent, but broken bencode or a
+//!   compact peer list with a partial entry is an error.
+//! - Encoding goes through bendy, whose sorted-dictionary encoder guarantees
+//!   canonical output (sorted keys) that every client accepts.
+//!
+//! The extended ids are per peer: the id to *send* a message under is the one
+//! the *peer* put in its handshake's `m` ([`ExtendedHandshake::id_of`]).
+//!
+//! ```
+//! use seedcore_protocol::ext::{names, ExtendedHandshake};
+//!
+//! let theirs = ExtendedHandshake::decode(
+//!     b"d1:md11:LT_metadatai1e6:ut_pexi2ee1:pi6881e1:v12:uTorrent 1.2e",
+//! ).unwrap();
+//! assert_eq!(theirs.id_of(names::UT_PEX), Some(2));
+//! assert_eq!(theirs.v.as_deref(), Some("uTorrent 1.2"));
+//! ```
+
+pub mod azureus;
+mod error;
+mod handshake;
+pub mod lenient;
+mod lt_donthave;
+mod lt_metadata;
+mod ut_metadata;
+mod ut_pex;
+
+pub use azureus::AzureusExtendedList;
+pub use error::ExtError;
+pub use handshake::{ExtendedHandshake, MAX_CLIENT_NAME, MAX_M_ENTRIES};
+pub use lt_donthave::LtDontHave;
+pub use lt_metadata::{LtMetadata, MAX_BLOCK as LT_METADATA_MAX_BLOCK};
+pub use ut_metadata::{msg_type, UtMetadata, METADATA_PIECE_SIZE};
+pub use ut_pex::{PexFlags, UtPex, DEFAULT_MAX_PEERS};
+
+/// The extended id of the BEP 10 handshake itself.
+pub const HANDSHAKE_ID: u8 = 0;
+
+/// Extension names as they appear in the `m` dictionary.
+pub mod names {
+    /// BEP 9 metadata exchange.
+    pub const UT_METADATA: &str = "ut_metadata";
+    /// BEP 11 peer exchange.
+    pub const UT_PEX: &str = "ut_pex";
+    /// libtorrent's old metadata exchange.
+    pub const LT_METADATA: &str = "LT_metadata";
+    /// libtorrent's "don't have".
+    pub const LT_DONTHAVE: &str = "lt_donthave";
+}

@@ -1,0 +1,262 @@
+//! `Metainfo::from_bytes`: the top-level dictionary, then the info dictionary.
+//!
+//! The info dictionary is taken as the exact bytes that appear in the file
+//! (bendy's `DictDecoder::into_raw`) and hashed as such: re-encoding would
+//! silently change the info-hash of any torrent with keys we drop. Those
+//! bytes are then decoded a second time to fill [`Info`]; checks that need
+//! more than one field (layout, v1/v2 agreement, piece layers) live in
+//! `assemble`.
+
+use std::collections::BTreeMap;
+
+use bendy::decoding::{Decoder, Object};
+
+use super::assemble::{assemble, RawInfo};
+use super::decode::{self, next_item, next_pair, Result};
+use super::digest;
+use super::error::{Field, MetainfoError};
+use super::files::{parse_file_tree, parse_v1_files};
+use super::limits::{MAX_NESTING_DEPTH, MAX_TORRENT_SIZE};
+use super::types::{InfoHashV1, InfoHashV2, InfoHashes, Metainfo};
+
+/// Raw `piece layers`: pieces root -> concatenated layer hashes.
+pub(crate) type RawLayers<'s> = BTreeMap<[u8; 32], &'s [u8]>;
+
+impl Metainfo {
+    /// Parses and validates a whole .torrent file (v1, v2 or hybrid).
+    ///
+    /// Every field of the result has been checked (see
+    /// [`super::limits`] for the bounds); the error names the first field
+    /// that failed. Bytes after the top-level dictionary are ignored, as
+    /// libtorrent does.
+    pub fn from_bytes(bytes: &[u8]) -> std::result::Result<Metainfo, MetainfoError> {
+        parse_torrent(bytes)
+    }
+
+    /// Parses a bare info dictionary, as received over ut_metadata (BEP 9).
+    ///
+    /// The result has no trackers, web seeds or comment, and for v2 data no
+    /// piece layers (those travel separately: BEP 52 hash requests).
+    pub fn from_info_bytes(info: &[u8]) -> std::result::Result<Metainfo, MetainfoError> {
+        if info.len() > MAX_TORRENT_SIZE {
+            return Err(MetainfoError::TooLarge {
+                len: info.len(),
+                max: MAX_TORRENT_SIZE,
+            });
+        }
+        let root = Field::Root;
+        let f = root.key("info");
+        let mut dec = Decoder::new(info).with_max_depth(MAX_NESTING_DEPTH);
+        let obj = dec
+            .next_object()
+            .map_err(|e| f.bencode(&e))?
+            .ok_or_else(|| f.invalid("empty input: an info dictionary was expected"))?;
+        let raw = decode::dict(obj, &f)?
+            .into_raw()
+            .map_err(|e| f.bencode(&e))?;
+        finish(raw, None, Top::default())
+    }
+}
+
+/// The top-level keys other than `info`.
+#[derive(Default)]
+struct Top<'s> {
+    announce: Option<String>,
+    announce_list: Vec<Vec<String>>,
+    url_list: Vec<String>,
+    comment: Option<String>,
+    comment_utf8: Option<String>,
+    created_by: Option<String>,
+    creation_date: Option<i64>,
+    info: Option<&'s [u8]>,
+    layers: Option<RawLayers<'s>>,
+}
+
+fn parse_torrent(bytes: &[u8]) -> Result<Metainfo> {
+    if bytes.len() > MAX_TORRENT_SIZE {
+        return Err(MetainfoError::TooLarge {
+            len: bytes.len(),
+            max: MAX_TORRENT_SIZE,
+        });
+    }
+    let root = Field::Root;
+    let mut dec = Decoder::new(bytes).with_max_depth(MAX_NESTING_DEPTH);
+    let obj = dec
+        .next_object()
+        .map_err(|e| root.bencode(&e))?
+        .ok_or_else(|| root.invalid("empty input: a .torrent is a bencoded dictionary"))?;
+    let mut d = decode::dict(obj, &root)?;
+    let mut top = Top::default();
+    while let Some((key, value)) = next_pair(&mut d, &root)? {
+        match key {
+            b"announce" => top.announce = url(value, &root.key("announce"))?,
+            b"announce-list" => {
+                top.announce_list = announce_list(value, &root.key("announce-list"))?
+            }
+            b"comment" => top.comment = Some(decode::lossy_text(value, &root.key("comment"))?),
+            b"comment.utf-8" => {
+                top.comment_utf8 = Some(decode::lossy_text(value, &root.key("comment.utf-8"))?)
+            }
+            b"created by" => {
+                top.created_by = Some(decode::lossy_text(value, &root.key("created by"))?)
+            }
+            b"creation date" => {
+                top.creation_date = Some(decode::i64_value(value, &root.key("creation date"))?)
+            }
+            b"info" => {
+                let f = root.key("info");
+                top.info = Some(
+                    decode::dict(value, &f)?
+                        .into_raw()
+                        .map_err(|e| f.bencode(&e))?,
+                );
+            }
+            b"piece layers" => top.layers = Some(raw_layers(value, &root.key("piece layers"))?),
+            b"url-list" => top.url_list = url_list(value, &root.key("url-list"))?,
+            _ => {}
+        }
+    }
+    let info = top.info.ok_or_else(|| {
+        root.key("info")
+            .missing("the info dictionary describes the files and pieces")
+    })?;
+    let layers = top.layers.take().unwrap_or_default();
+    finish(info, Some(&layers), top)
+}
+
+fn finish(info_bytes: &[u8], layers: Option<&RawLayers<'_>>, top: Top<'_>) -> Result<Metainfo> {
+    let raw = parse_info(info_bytes)?;
+    let (info, piece_layers) = assemble(raw, layers)?;
+    let info_hashes = InfoHashes {
+        v1: (!info.pieces.is_empty()).then(|| InfoHashV1(digest::sha1(info_bytes))),
+        v2: matches!(
+            info.version,
+            super::MetaVersion::V2 | super::MetaVersion::Hybrid
+        )
+        .then(|| InfoHashV2(digest::sha256(info_bytes))),
+    };
+    Ok(Metainfo {
+        info,
+        info_bytes: info_bytes.to_vec(),
+        info_hashes,
+        announce: top.announce,
+        announce_list: top.announce_list,
+        url_list: top.url_list,
+        comment: top.comment_utf8.or(top.comment),
+        created_by: top.created_by,
+        creation_date: top.creation_date,
+        piece_layers,
+    })
+}
+
+fn parse_info(raw: &[u8]) -> Result<RawInfo<'_>> {
+    let root = Field::Root;
+    let f = root.key("info");
+    let mut dec = Decoder::new(raw).with_max_depth(MAX_NESTING_DEPTH);
+    let obj = dec
+        .next_object()
+        .map_err(|e| f.bencode(&e))?
+        .ok_or_else(|| f.invalid("empty info dictionary"))?;
+    let mut d = decode::dict(obj, &f)?;
+    let mut r = RawInfo::default();
+    while let Some((key, value)) = next_pair(&mut d, &f)? {
+        match key {
+            b"file tree" => {
+                let ft = f.key("file tree");
+                r.tree = Some(parse_file_tree(decode::dict(value, &ft)?, &ft)?);
+            }
+            b"files" => {
+                let ff = f.key("files");
+                r.files = Some(parse_v1_files(decode::list(value, &ff)?, &ff)?);
+            }
+            b"length" => r.length = Some(decode::u64_value(value, &f.key("length"))?),
+            b"meta version" => {
+                r.meta_version = Some(decode::i64_value(value, &f.key("meta version"))?)
+            }
+            b"name" => r.name = Some(decode::bytes(value, &f.key("name"))?),
+            b"name.utf-8" => r.name_utf8 = Some(decode::bytes(value, &f.key("name.utf-8"))?),
+            b"piece length" => {
+                r.piece_length = Some(decode::u64_value(value, &f.key("piece length"))?)
+            }
+            b"pieces" => r.pieces = Some(decode::bytes(value, &f.key("pieces"))?),
+            b"private" => r.private = decode::i64_value(value, &f.key("private"))? != 0,
+            b"source" => r.source = Some(decode::lossy_text(value, &f.key("source"))?),
+            other => {
+                r.bep47.take(other, value, &f)?;
+            }
+        }
+    }
+    Ok(r)
+}
+
+/// A tracker or web seed URL: UTF-8 text; empty means absent.
+fn url(obj: Object<'_, '_>, f: &Field<'_>) -> Result<Option<String>> {
+    let s = decode::text(obj, f)?.trim();
+    Ok((!s.is_empty()).then(|| s.to_owned()))
+}
+
+/// BEP 12: a list of tiers, each a list of URLs. Empty tiers are dropped.
+fn announce_list(obj: Object<'_, '_>, f: &Field<'_>) -> Result<Vec<Vec<String>>> {
+    let mut tiers_in = decode::list(obj, f)?;
+    let mut tiers = Vec::new();
+    let mut i = 0;
+    while let Some(tier_obj) = next_item(&mut tiers_in, f)? {
+        let tf = f.index(i);
+        let mut urls_in = decode::list(tier_obj, &tf)?;
+        let mut tier = Vec::new();
+        let mut j = 0;
+        while let Some(u) = next_item(&mut urls_in, &tf)? {
+            if let Some(u) = url(u, &tf.index(j))? {
+                tier.push(u);
+            }
+            j += 1;
+        }
+        if !tier.is_empty() {
+            tiers.push(tier);
+        }
+        i += 1;
+    }
+    Ok(tiers)
+}
+
+/// BEP 19: one URL, or a list of them.
+fn url_list(obj: Object<'_, '_>, f: &Field<'_>) -> Result<Vec<String>> {
+    match obj {
+        Object::Bytes(_) => Ok(url(obj, f)?.into_iter().collect()),
+        Object::List(mut l) => {
+            let mut out = Vec::new();
+            let mut i = 0;
+            while let Some(u) = next_item(&mut l, f)? {
+                out.extend(url(u, &f.index(i))?);
+                i += 1;
+            }
+            Ok(out)
+        }
+        other => Err(f.wrong_type("a URL or a list of URLs", crate::bencode::kind_name(&other))),
+    }
+}
+
+/// BEP 52 `piece layers`: 32-byte pieces roots to strings of 32-byte hashes.
+/// Contents are checked against the file tree in `assemble`.
+fn raw_layers<'s>(obj: Object<'_, 's>, f: &Field<'_>) -> Result<RawLayers<'s>> {
+    let mut d = decode::dict(obj, f)?;
+    let mut out = BTreeMap::new();
+    while let Some((key, value)) = next_pair(&mut d, f)? {
+        let kf = f.hex(key);
+        let root: [u8; 32] = key.try_into().map_err(|_| {
+            kf.invalid(format!(
+                "a key of {} bytes; keys are 32-byte pieces roots",
+                key.len()
+            ))
+        })?;
+        let layer = decode::bytes(value, &kf)?;
+        if layer.len() % 32 != 0 {
+            return Err(kf.invalid(format!(
+                "{} bytes is not a whole number of 32-byte SHA-256 hashes",
+                layer.len()
+            )));
+        }
+        out.insert(root, layer);
+    }
+    Ok(out)
+}
