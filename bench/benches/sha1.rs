@@ -19,7 +19,9 @@ use std::hint::black_box;
 const SIZES: [usize; 4] = [16 << 10, 256 << 10, 1 << 20, 4 << 20];
 
 fn input(len: usize) -> Vec<u8> {
-    (0..len as u64).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect()
+    (0..len as u64)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect()
 }
 
 fn label(len: usize) -> String {
@@ -36,13 +38,17 @@ fn sha1_backends(c: &mut Criterion) {
         let data = input(len);
         group.throughput(Throughput::Bytes(len as u64));
         for backend in Sha1Backend::available() {
-            group.bench_with_input(BenchmarkId::new(backend.name(), label(len)), &data, |b, data| {
-                b.iter(|| {
-                    let mut h = Sha1::with_backend(backend).unwrap_or_default();
-                    h.update(black_box(data));
-                    h.finalize()
-                })
-            });
+            group.bench_with_input(
+                BenchmarkId::new(backend.name(), label(len)),
+                &data,
+                |b, data| {
+                    b.iter(|| {
+                        let mut h = Sha1::with_backend(backend).unwrap_or_default();
+                        h.update(black_box(data));
+                        h.finalize()
+                    })
+                },
+            );
         }
     }
     group.finish();
@@ -64,9 +70,7 @@ fn sha1_multi_buffer(c: &mut Criterion) {
     const PIECES: usize = 16;
     let mut group = c.benchmark_group("sha1_many");
     for len in [16 << 10, 256 << 10, 1 << 20] {
-        let data: Vec<Vec<u8>> = (0..PIECES)
-            .map(|p| input(len + p).split_off(p))
-            .collect();
+        let data: Vec<Vec<u8>> = (0..PIECES).map(|p| input(len + p).split_off(p)).collect();
         let inputs: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
         group.throughput(Throughput::Bytes((len * PIECES) as u64));
         let mut out = vec![[0u8; 20]; PIECES];
@@ -76,15 +80,18 @@ fn sha1_multi_buffer(c: &mut Criterion) {
             });
         }
         let single = Sha1Backend::best();
-        group.bench_function(BenchmarkId::new(format!("{}-serial", single.name()), label(len)), |b| {
-            b.iter(|| {
-                for (input, digest) in inputs.iter().zip(out.iter_mut()) {
-                    let mut h = Sha1::with_backend(single).unwrap_or_default();
-                    h.update(black_box(input));
-                    *digest = h.finalize();
-                }
-            })
-        });
+        group.bench_function(
+            BenchmarkId::new(format!("{}-serial", single.name()), label(len)),
+            |b| {
+                b.iter(|| {
+                    for (input, digest) in inputs.iter().zip(out.iter_mut()) {
+                        let mut h = Sha1::with_backend(single).unwrap_or_default();
+                        h.update(black_box(input));
+                        *digest = h.finalize();
+                    }
+                })
+            },
+        );
     }
     group.finish();
 }

@@ -62,6 +62,8 @@ $PY bench/scripts/gen_data.py "$data" "$SIZE_MIB"
 bytes=$(find "$top" -type f -printf '%s\n' | awk '{s+=$1} END {print s}')
 nfiles=$(find "$top" -type f | wc -l)
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
 say "warming the page cache"
 find "$top" -type f -exec cat {} + >/dev/null
 
@@ -148,17 +150,20 @@ $PY bench/scripts/cv_report.py "$runs" "$cmds" "$bytes" >"$work/table.md"
   echo "# create / verify: seedcore vs mktorrent vs libtorrent ($date, $host)"
   echo
   echo "- Machine: $cpu, $(nproc) CPUs ($flags), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, Linux $(uname -r)"
-  echo "- seedcore $rev$dirty, $(rustc --version); $(mktorrent -h 2>&1 | head -1 | cut -d'(' -f1); libtorrent $($PY -c 'import libtorrent; print(libtorrent.__version__)') (python3-libtorrent)"
+  echo "- seedcore $rev$dirty, $(rustc --version); $(mktorrent -h 2>&1 | head -1 | cut -d'(' -f1 | sed 's/ *$//'); libtorrent $($PY -c 'import libtorrent; print(libtorrent.__version__)') (python3-libtorrent)"
   echo "- Data: $nfiles files, $bytes bytes ($SIZE_MIB MiB), 8 large files + 41 small (bench/scripts/gen_data.py), warm page cache"
   echo "- Piece size $PIECE bytes; $THREADS hashing threads for every tool; median of $REPS interleaved runs"
   echo "- Check: $agree"
+  echo "- Load average (1/5/15 min) before: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg) (anything well above 0 means other work shared the CPUs)"
   echo
   cat "$work/table.md"
   echo
   echo "Wall and CPU from \`/usr/bin/time\` around the whole command (process start to exit;"
   echo "for libtorrent that includes starting Python and a session). \`x mktorrent\` and"
   echo "\`x libtorrent\` are that tool's median wall for the same task divided by this row's:"
-  echo "above 1 is faster than the reference."
+  echo "above 1 is faster than the reference. Max RSS counts resident pages of mapped files:"
+  echo "a tool that hashes through read-only mmaps (seedcore) shows about the payload size"
+  echo "there, page cache it shares with every other reader, not memory it allocated."
   echo
   echo "## Commands"
   echo

@@ -35,6 +35,20 @@
 //! at run time and whose speed we have no reason to second-guess; v2 hashing
 //! is dominated by the 16 KiB leaf hashes it does well.
 //!
+//! # Speed
+//!
+//! One core of the development Xeon (2 vCPU, shared, so best of many runs):
+//!
+//! | what | GB/s |
+//! | --- | --- |
+//! | [`Sha1Backend::ShaNi`], 1 MiB | 1.9-2.1 (OpenSSL 3.0 `-evp sha1`: 2.0-2.3) |
+//! | [`Sha1Backend::Asm`] / [`Sha1Backend::Portable`] | about 1.0 / 0.95 |
+//! | [`sha1_many`], AVX-512, 16 x 1 MiB | 7.4-8.0 aggregate |
+//! | [`sha1_many`], AVX2, 16 x 1 MiB | 3.5-3.8 aggregate |
+//! | [`sha256`] (`sha2`, SHA-NI), 1 MiB | about 1.7 |
+//!
+//! `cargo bench -p seedcore-bench --bench sha1` measures all of them.
+//!
 //! # Example
 //!
 //! ```

@@ -8,4 +8,5 @@ pub mod ext;
 pub mod geometry;
 pub mod magnet;
 pub mod metainfo;
+pub mod session;
 pub mod wire;

@@ -1,0 +1,270 @@
+//! `seedcore-bench`: the load generator (`load`), the raw loopback seeder
+//! (`raw-seed`) and a test-data maker (`make-data`).
+//!
+//! Exit codes: 0 done; 1 the run finished but found a problem (hash
+//! failures with `--verify`, or a worker that failed); 2 bad input.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use seedcore_bench::load::{self, LoadConfig, Order};
+use seedcore_bench::rawseed::{RawSeed, RawSeedConfig};
+use seedcore_bench::{net, torrent};
+
+#[derive(Parser)]
+#[command(name = "seedcore-bench", version, about = "seedcore load generator and raw loopback seeder")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Simulated leechers against a seeder on loopback.
+    Load(LoadArgs),
+    /// The simplest possible seeder: the raw loopback ceiling.
+    RawSeed(RawSeedArgs),
+    /// Write pseudo-random test data and a v1 torrent for it.
+    MakeData(MakeDataArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OrderArg {
+    Random,
+    Sequential,
+}
+
+#[derive(clap::Args)]
+struct LoadArgs {
+    /// The .torrent to download.
+    #[arg(long)]
+    torrent: PathBuf,
+    /// The seeder, HOST:PORT (loopback unless --allow-remote).
+    #[arg(long)]
+    target: String,
+    /// Simulated peers, each from its own 127.x.y.z address.
+    #[arg(long, default_value_t = 16)]
+    peers: usize,
+    /// Run length in seconds (hard stop).
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// 16 KiB requests kept in flight per peer.
+    #[arg(long, default_value_t = 64)]
+    depth: u32,
+    /// Piece order.
+    #[arg(long, value_enum, default_value = "random")]
+    order: OrderArg,
+    /// SHA-1-check every completed piece.
+    #[arg(long)]
+    verify: bool,
+    /// Spread the connections over this many seconds.
+    #[arg(long, default_value_t = 0.0)]
+    ramp: f64,
+    /// Each second, disconnect and reconnect this percentage of peers.
+    #[arg(long, default_value_t = 0.0)]
+    churn: f64,
+    /// Worker threads (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// The seeder's pid: report its CPU per GiB and its memory.
+    #[arg(long)]
+    pid: Option<u32>,
+    /// One JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Permit a non-loopback target (only on hosts you control: this
+    /// tool can saturate a link and a host).
+    #[arg(long)]
+    allow_remote: bool,
+    /// Seconds before a failed peer reconnects.
+    #[arg(long, default_value_t = 1.0)]
+    retry_delay: f64,
+    /// Seconds allowed for a TCP connect.
+    #[arg(long, default_value_t = 5.0)]
+    connect_timeout: f64,
+    /// Seconds allowed from connect to the seeder's handshake.
+    #[arg(long, default_value_t = 10.0)]
+    handshake_timeout: f64,
+    /// Seed for piece order and churn.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+#[derive(clap::Args)]
+struct RawSeedArgs {
+    /// The .torrent to serve.
+    #[arg(long)]
+    torrent: PathBuf,
+    /// Folder holding the torrent's files.
+    #[arg(long)]
+    data: PathBuf,
+    /// Listen address, ADDR:PORT (port 0: any free port, printed at start).
+    #[arg(long, default_value = "127.0.0.1:6881")]
+    listen: String,
+    /// Threads (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Exit after this many seconds (else on SIGINT/SIGTERM).
+    #[arg(long)]
+    max_seconds: Option<f64>,
+    /// Permit a non-loopback listen address.
+    #[arg(long)]
+    allow_remote: bool,
+    /// Print the exit summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct MakeDataArgs {
+    /// Folder to write into (created if missing).
+    #[arg(long)]
+    out: PathBuf,
+    /// Size in bytes; K, M, G suffixes are powers of 1024 (256M = 256 MiB).
+    #[arg(long)]
+    size: String,
+    /// Piece length in bytes (0: automatic, as libtorrent picks it).
+    #[arg(long, default_value_t = 0)]
+    piece_length: u32,
+    /// File name.
+    #[arg(long, default_value = "data.bin")]
+    name: String,
+}
+
+fn secs(v: f64, what: &str) -> Result<Duration> {
+    Duration::try_from_secs_f64(v).map_err(|_| anyhow::anyhow!("{what} must be a number of seconds >= 0, got {v}"))
+}
+
+fn parse_size(s: &str) -> Result<u64> {
+    let t = s.trim().trim_end_matches("iB").trim_end_matches('B');
+    let (num, mult) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('m' | 'M') => (&t[..t.len() - 1], 1 << 20),
+        Some('g' | 'G') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    let n: u64 = num.trim().parse().with_context(|| format!("--size {s:?} is not a size like 4M or 268435456"))?;
+    n.checked_mul(mult).with_context(|| format!("--size {s:?} is too large"))
+}
+
+fn cmd_load(a: LoadArgs) -> Result<ExitCode> {
+    let t = Arc::new(torrent::Torrent::load(&a.torrent)?);
+    let target = net::resolve(&a.target)?;
+    let mut cfg = LoadConfig::new(t, target, a.peers, secs(a.duration, "--duration")?);
+    cfg.torrent_path = a.torrent;
+    cfg.depth = a.depth;
+    cfg.order = match a.order {
+        OrderArg::Random => Order::Random,
+        OrderArg::Sequential => Order::Sequential,
+    };
+    cfg.verify = a.verify;
+    cfg.ramp = secs(a.ramp, "--ramp")?;
+    cfg.churn_pct = a.churn;
+    cfg.threads = a.threads;
+    cfg.pid = a.pid;
+    cfg.allow_remote = a.allow_remote;
+    cfg.retry_delay = secs(a.retry_delay, "--retry-delay")?;
+    cfg.connect_timeout = secs(a.connect_timeout, "--connect-timeout")?;
+    cfg.handshake_timeout = secs(a.handshake_timeout, "--handshake-timeout")?;
+    cfg.seed = a.seed;
+    let report = load::run(&cfg)?;
+    if a.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_table());
+    }
+    let bad = report.counters.hash_failures > 0 || !report.failures.is_empty();
+    Ok(if bad { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn cmd_raw_seed(a: RawSeedArgs) -> Result<ExitCode> {
+    let t = Arc::new(torrent::Torrent::load(&a.torrent)?);
+    let listen = net::resolve(&a.listen)?;
+    let max_time = a.max_seconds.map(|s| secs(s, "--max-seconds")).transpose()?;
+    let seed = RawSeed::bind(&RawSeedConfig {
+        torrent: t,
+        data: a.data,
+        listen,
+        threads: a.threads,
+        max_time,
+        allow_remote: a.allow_remote,
+    })?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).context("cannot install the signal handler")?;
+    }
+    println!("raw-seed listening on {}", seed.local_addr());
+    let _ = std::io::stdout().flush();
+    let report = seed.run(stop);
+    if a.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        let s = &report.stats;
+        println!(
+            "raw-seed: {:.1} s, {} connections, {} blocks = {} bytes sent ({:.1} MB/s), {} rejected, {} dropped, {} protocol errors",
+            report.elapsed_s,
+            s.accepted,
+            s.blocks,
+            s.data_bytes,
+            s.data_bytes as f64 / report.elapsed_s.max(1e-9) / 1e6,
+            s.rejected,
+            s.dropped,
+            s.protocol_errors
+        );
+    }
+    if !report.failures.is_empty() {
+        for f in &report.failures {
+            eprintln!("raw-seed: {f}");
+        }
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_make_data(a: MakeDataArgs) -> Result<ExitCode> {
+    let size = parse_size(&a.size)?;
+    if size == 0 {
+        bail!("--size must be more than 0 bytes");
+    }
+    let path = torrent::make_data(&a.out, &a.name, size, a.piece_length)?;
+    println!("{}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Load(a) => cmd_load(a),
+        Cmd::RawSeed(a) => cmd_raw_seed(a),
+        Cmd::MakeData(a) => cmd_make_data(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("seedcore-bench: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("256M").unwrap(), 256 << 20);
+        assert_eq!(parse_size("4MiB").unwrap(), 4 << 20);
+        assert_eq!(parse_size("1000").unwrap(), 1000);
+        assert_eq!(parse_size("2g").unwrap(), 2 << 30);
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("99999999999G").is_err());
+    }
+}

@@ -1,0 +1,295 @@
+//! The load generator: N simulated leechers against one seeder.
+//!
+//! [`run`] spreads the peers over `threads` worker threads (peer `i` goes
+//! to thread `i % threads`), each an epoll loop over its own sockets (see
+//! [`worker`](self) for why epoll and not io_uring). Peer `i` connects at
+//! `start + ramp * i / peers` from its own loopback address, reconnects
+//! `retry_delay` after an error, and may be cycled by churn. At the
+//! deadline every worker closes its sockets and hands back its counters;
+//! the calling thread meanwhile samples the target's memory once a second,
+//! and gives up on a worker that has not reported within a grace period,
+//! so `run` always returns.
+
+mod pieces;
+mod session;
+pub mod stats;
+mod worker;
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+pub use pieces::Order;
+pub use session::{our_reserved, SessionConfig, SessionError};
+pub use worker::RECV_SIZE;
+
+use crate::net::{self, NetError};
+use crate::procstat;
+use crate::report::{LoadReport, TargetSample};
+use crate::torrent::Torrent;
+use stats::ThreadStats;
+pub(crate) use worker::SlotReport;
+use worker::RunConfig;
+
+/// How long after the deadline a worker may take to report before the
+/// run ends without it.
+pub const GRACE: Duration = Duration::from_secs(5);
+
+/// Everything a load run needs.
+#[derive(Clone, Debug)]
+pub struct LoadConfig {
+    /// The torrent to request.
+    pub torrent: Arc<Torrent>,
+    /// Path shown in the report.
+    pub torrent_path: PathBuf,
+    /// The seeder.
+    pub target: std::net::SocketAddr,
+    /// Simulated peers.
+    pub peers: usize,
+    /// Run length (hard stop).
+    pub duration: Duration,
+    /// Requests in flight per peer.
+    pub depth: u32,
+    /// Piece order.
+    pub order: Order,
+    /// SHA-1-check every completed piece.
+    pub verify: bool,
+    /// Connections start spread over this long.
+    pub ramp: Duration,
+    /// Percent of established peers cycled each second.
+    pub churn_pct: f64,
+    /// Worker threads (0: one per core), never more than peers.
+    pub threads: usize,
+    /// Seeder process to measure (CPU, RSS).
+    pub pid: Option<u32>,
+    /// Permit a non-loopback target.
+    pub allow_remote: bool,
+    /// Delay before a failed peer reconnects.
+    pub retry_delay: Duration,
+    /// Limit on a TCP connect.
+    pub connect_timeout: Duration,
+    /// Limit from connect to the seeder's handshake.
+    pub handshake_timeout: Duration,
+    /// Seed for piece order and churn choices.
+    pub seed: u64,
+}
+
+impl LoadConfig {
+    /// A configuration with the documented defaults: depth 64, random
+    /// order, no verify/ramp/churn, all cores, 1 s retry delay, 5 s connect
+    /// and 10 s handshake timeouts.
+    pub fn new(torrent: Arc<Torrent>, target: std::net::SocketAddr, peers: usize, duration: Duration) -> LoadConfig {
+        LoadConfig {
+            torrent,
+            torrent_path: PathBuf::new(),
+            target,
+            peers,
+            duration,
+            depth: 64,
+            order: Order::Random,
+            verify: false,
+            ramp: Duration::ZERO,
+            churn_pct: 0.0,
+            threads: 0,
+            pid: None,
+            allow_remote: false,
+            retry_delay: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(10),
+            seed: 1,
+        }
+    }
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A setting is out of range.
+    #[error("invalid setting: {0}")]
+    Config(String),
+    /// The target is not allowed.
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// `--verify` on a torrent without SHA-1 piece hashes.
+    #[error("--verify needs v1 piece hashes and {name} is a pure v2 torrent; drop --verify")]
+    CannotVerify {
+        /// Torrent name.
+        name: String,
+    },
+    /// The `--pid` process cannot be read.
+    #[error("cannot read /proc/{pid}: {source}; is the seeder running under that pid?")]
+    Pid {
+        /// The pid.
+        pid: u32,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A worker thread could not be started.
+    #[error("cannot start a worker thread: {0}")]
+    Spawn(std::io::Error),
+}
+
+fn validate(cfg: &LoadConfig) -> Result<(), LoadError> {
+    let bad = |m: &str| Err(LoadError::Config(m.to_string()));
+    if cfg.peers == 0 {
+        return bad("--peers must be at least 1");
+    }
+    if cfg.duration.is_zero() {
+        return bad("--duration must be more than 0 seconds");
+    }
+    if cfg.depth == 0 {
+        return bad("--depth must be at least 1");
+    }
+    if !(0.0..=100.0).contains(&cfg.churn_pct) {
+        return bad("--churn is a percentage: 0 to 100");
+    }
+    net::check_loopback(cfg.target, cfg.allow_remote)?;
+    if cfg.verify && !cfg.torrent.can_verify() {
+        return Err(LoadError::CannotVerify {
+            name: cfg.torrent.name().to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// The number of worker threads for `cfg`.
+pub fn thread_count(cfg: &LoadConfig) -> usize {
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    let t = if cfg.threads == 0 { cores } else { cfg.threads };
+    t.clamp(1, cfg.peers.max(1))
+}
+
+/// Runs the load and returns the report. Returns by itself within
+/// `duration + GRACE` (plus thread start-up), whatever the target does.
+pub fn run(cfg: &LoadConfig) -> Result<LoadReport, LoadError> {
+    validate(cfg)?;
+    let threads = thread_count(cfg);
+    let target_cpu0 = match cfg.pid {
+        Some(pid) => Some(procstat::proc_cpu(pid).map_err(|source| LoadError::Pid { pid, source })?),
+        None => None,
+    };
+    let own0 = procstat::own_cpu().unwrap_or_default();
+    let start = Instant::now();
+    let run_cfg = Arc::new(RunConfig {
+        torrent: Arc::clone(&cfg.torrent),
+        target: cfg.target,
+        session: SessionConfig {
+            depth: cfg.depth,
+            order: cfg.order,
+            verify: cfg.verify,
+        },
+        start,
+        deadline: start + cfg.duration,
+        ramp: cfg.ramp.min(cfg.duration),
+        peers_total: cfg.peers,
+        churn_pct: cfg.churn_pct,
+        retry_delay: cfg.retry_delay,
+        connect_timeout: cfg.connect_timeout,
+        handshake_timeout: cfg.handshake_timeout,
+        bind_source: cfg.target.ip().is_loopback(),
+        seed: cfg.seed,
+    });
+
+    let (tx, rx) = mpsc::channel();
+    for t in 0..threads {
+        let peers: Vec<usize> = (t..cfg.peers).step_by(threads).collect();
+        let (tx, rc) = (tx.clone(), Arc::clone(&run_cfg));
+        let seed = cfg.seed.wrapping_add(t as u64).wrapping_mul(0x9E37_79B9);
+        thread::Builder::new()
+            .name(format!("load-{t}"))
+            .spawn(move || {
+                let r = worker::run(&rc, &peers, seed).map_err(|e| e.to_string());
+                let _ = tx.send(r);
+            })
+            .map_err(LoadError::Spawn)?;
+    }
+    drop(tx);
+
+    let hard_stop = run_cfg.deadline + GRACE;
+    let mut sample = TargetSample::default();
+    let mut totals = ThreadStats::default();
+    let mut slots: Vec<SlotReport> = Vec::with_capacity(cfg.peers);
+    let mut failures = Vec::new();
+    let mut reported = 0;
+    let mut next_sample = Instant::now();
+    while reported < threads {
+        let now = Instant::now();
+        if now >= hard_stop {
+            break;
+        }
+        if let Some(pid) = cfg.pid {
+            if now >= next_sample {
+                sample.observe(pid);
+                next_sample = now + Duration::from_secs(1);
+            }
+        }
+        let wait = hard_stop.min(next_sample.max(now + Duration::from_millis(10))) - now;
+        match rx.recv_timeout(wait) {
+            Ok(Ok(w)) => {
+                reported += 1;
+                totals.merge(&w.stats);
+                slots.extend(w.slots);
+            }
+            Ok(Err(e)) => {
+                reported += 1;
+                failures.push(e);
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let elapsed = start.elapsed();
+    if reported < threads {
+        failures.push(format!(
+            "{} of {threads} worker threads did not report within {:.0} s after the deadline",
+            threads - reported,
+            GRACE.as_secs_f64()
+        ));
+    }
+    let own = procstat::own_cpu().unwrap_or_default().since(&own0);
+    let target = match (cfg.pid, target_cpu0) {
+        (Some(pid), Some(cpu0)) => {
+            sample.observe(pid);
+            let cpu = procstat::proc_cpu(pid)
+                .map(|c| c.since(&cpu0))
+                .unwrap_or_default();
+            Some((pid, cpu, sample))
+        }
+        _ => None,
+    };
+    Ok(LoadReport::build(cfg, threads, elapsed, &totals, &slots, own, target, failures))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> LoadConfig {
+        let dir = tempfile::tempdir().unwrap();
+        let p = crate::torrent::make_data(dir.path(), "x", 40_000, 16384).unwrap();
+        let t = Arc::new(Torrent::load(&p).unwrap());
+        LoadConfig::new(t, "127.0.0.1:1".parse().unwrap(), 4, Duration::from_secs(1))
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        let ok = cfg();
+        assert!(validate(&ok).is_ok());
+        let mut c = ok.clone();
+        c.peers = 0;
+        assert!(validate(&c).unwrap_err().to_string().contains("--peers"));
+        let mut c = ok.clone();
+        c.churn_pct = 150.0;
+        assert!(validate(&c).unwrap_err().to_string().contains("--churn"));
+        let mut c = ok.clone();
+        c.target = "192.0.2.7:6881".parse().unwrap();
+        assert!(matches!(validate(&c), Err(LoadError::Net(_))));
+        c.allow_remote = true;
+        assert!(validate(&c).is_ok());
+        let mut c = ok.clone();
+        c.threads = 16;
+        assert_eq!(thread_count(&c), 4, "never more threads than peers");
+    }
+}

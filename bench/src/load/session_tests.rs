@@ -1,0 +1,247 @@
+use super::*;
+use crate::load::stats::ThreadStats;
+use seedcore_protocol::metainfo::{build::TorrentBuilder, Metainfo};
+use seedcore_protocol::wire::decode_all;
+
+const PL: u32 = 32768;
+
+fn setup() -> (Vec<u8>, Torrent) {
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i * 13 % 253) as u8).collect();
+    let hashes = data.chunks(PL as usize).map(seedcore_hash::sha1).collect();
+    let bytes = TorrentBuilder::new("t", PL)
+        .file(vec![], data.len() as u64)
+        .v1_pieces(hashes)
+        .build()
+        .unwrap();
+    (data, Torrent::from_meta(Metainfo::from_bytes(&bytes).unwrap()))
+}
+
+fn cfg(depth: u32) -> SessionConfig {
+    SessionConfig {
+        depth,
+        order: Order::Sequential,
+        verify: true,
+    }
+}
+
+struct Harness {
+    s: Session,
+    stats: ThreadStats,
+    bytes: u64,
+    t0: Instant,
+}
+
+impl Harness {
+    fn new(t: &Torrent, depth: u32) -> Harness {
+        let t0 = Instant::now();
+        Harness {
+            s: Session::new(t, &cfg(depth), *b"-SB0001-000000000000", 1, t0),
+            stats: ThreadStats::default(),
+            bytes: 0,
+            t0,
+        }
+    }
+
+    /// Feeds `input` and returns the consumed count.
+    fn feed(&mut self, t: &Torrent, input: &[u8]) -> Result<usize, SessionError> {
+        let mut ctx = Ctx {
+            torrent: t,
+            stats: &mut self.stats,
+            now: self.t0 + Duration::from_millis(5),
+            peer_bytes: &mut self.bytes,
+        };
+        self.s.on_bytes(input, &mut ctx)
+    }
+
+    /// Takes the queued output as messages (after skipping `skip` bytes).
+    fn sent(&mut self, skip: usize) -> Vec<Message<'static>> {
+        let out = std::mem::take(&mut self.s.out);
+        let body: &'static [u8] = Vec::leak(out[skip..].to_vec());
+        let (msgs, used) = decode_all(body, &Limits::default()).unwrap();
+        assert_eq!(used, body.len());
+        msgs
+    }
+}
+
+fn seeder_handshake(t: &Torrent, reserved: Reserved) -> Vec<u8> {
+    Handshake::new(reserved, t.info_hash, *b"-RS0001-abcdefghijkl").to_bytes().to_vec()
+}
+
+fn msg(m: Message<'_>) -> Vec<u8> {
+    m.to_vec().unwrap()
+}
+
+fn block_msg(data: &[u8], r: &BlockRequest) -> Vec<u8> {
+    let off = (r.index * PL + r.begin) as usize;
+    msg(Message::Piece {
+        index: r.index,
+        begin: r.begin,
+        data: &data[off..off + r.length as usize],
+    })
+}
+
+fn requests(msgs: &[Message<'_>]) -> Vec<BlockRequest> {
+    msgs.iter()
+        .filter_map(|m| match m {
+            Message::Request(r) => Some(*r),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn full_exchange_fetches_and_verifies_everything() {
+    let (data, t) = setup();
+    let mut h = Harness::new(&t, 64);
+    assert_eq!(&h.s.out[..20], b"\x13BitTorrent protocol");
+    assert_eq!(h.s.out[25] & 0x10, 0x10, "LTEP bit");
+    assert_eq!(h.s.out[27] & 0x04, 0x04, "fast bit");
+    let mut input = seeder_handshake(&t, our_reserved());
+    let ext = ExtendedHandshake {
+        reqq: Some(3),
+        ..Default::default()
+    };
+    input.extend(msg(Message::Extended {
+        id: 0,
+        payload: &ext.to_bytes().unwrap(),
+    }));
+    input.extend(msg(Message::HaveAll));
+    input.extend(msg(Message::Unchoke));
+    input.extend([0, 0, 0]); // part of a next message stays unconsumed
+    assert_eq!(h.feed(&t, &input).unwrap(), input.len() - 3);
+    let msgs = h.sent(HANDSHAKE_LEN);
+    assert_eq!(msgs[0], Message::HaveNone);
+    assert!(matches!(msgs[1], Message::Extended { id: 0, .. }));
+    assert_eq!(msgs[2], Message::Interested);
+    let reqs = requests(&msgs);
+    assert_eq!(reqs.len(), 3, "depth clamped to the seeder's reqq");
+    assert_eq!((reqs[0].index, reqs[0].begin, reqs[0].length), (0, 0, 16384));
+
+    // Serve requests until the whole torrent went by once.
+    let mut pending = reqs;
+    for _ in 0..20 {
+        let mut answer = Vec::new();
+        for r in &pending {
+            answer.extend(block_msg(&data, r));
+        }
+        assert_eq!(h.feed(&t, &answer).unwrap(), answer.len());
+        let msgs = h.sent(0);
+        pending = requests(&msgs);
+    }
+    let c = &h.stats.counters;
+    assert!(c.pieces_completed >= 4);
+    assert_eq!(c.pieces_verified, c.pieces_completed);
+    assert_eq!(c.hash_failures, 0);
+    assert_eq!(c.handshakes, 1);
+    assert_eq!(h.bytes, c.data_bytes);
+    assert_eq!(h.stats.latency.len(), c.blocks);
+}
+
+#[test]
+fn byte_at_a_time_input_gives_the_same_result() {
+    let (_, t) = setup();
+    let mut h = Harness::new(&t, 4);
+    let mut input = seeder_handshake(&t, Reserved::EMPTY);
+    input.extend(msg(Message::Bitfield(&[0b0100_0000])));
+    input.extend(msg(Message::Unchoke));
+    let mut buf = Vec::new();
+    for b in input {
+        buf.push(b);
+        let used = h.feed(&t, &buf).unwrap();
+        buf.drain(..used);
+    }
+    assert!(buf.is_empty());
+    let msgs = h.sent(HANDSHAKE_LEN);
+    assert_eq!(msgs[0], Message::Interested, "no fast, no LTEP: just interested");
+    let reqs = requests(&msgs);
+    assert_eq!(reqs.len(), 2, "only piece 1 is there: two blocks");
+    assert!(reqs.iter().all(|r| r.index == 1));
+}
+
+#[test]
+fn choke_and_reject_lead_to_re_requests() {
+    let (data, t) = setup();
+    let mut h = Harness::new(&t, 4);
+    let mut input = seeder_handshake(&t, our_reserved());
+    input.extend(msg(Message::HaveAll));
+    input.extend(msg(Message::Unchoke));
+    h.feed(&t, &input).unwrap();
+    let first = requests(&h.sent(HANDSHAKE_LEN));
+    assert_eq!(first.len(), 4);
+
+    // Choke: nothing new is requested; unchoke: the same four again.
+    h.feed(&t, &msg(Message::Choke)).unwrap();
+    assert!(h.sent(0).is_empty());
+    assert_eq!(h.s.in_flight(), 0);
+    h.feed(&t, &msg(Message::Unchoke)).unwrap();
+    let mut again = requests(&h.sent(0));
+    again.sort_by_key(|r| (r.index, r.begin));
+    assert_eq!(again, first);
+
+    // A reject puts one back and it is asked for again.
+    h.feed(&t, &msg(Message::RejectRequest(first[2]))).unwrap();
+    assert_eq!(requests(&h.sent(0)), vec![first[2]]);
+    // A block served twice: the second copy is unexpected, not an error.
+    let b = block_msg(&data, &first[0]);
+    h.feed(&t, &b).unwrap();
+    h.feed(&t, &b).unwrap();
+    let c = &h.stats.counters;
+    assert_eq!((c.chokes, c.unchokes, c.rejects), (1, 2, 1));
+    assert_eq!((c.blocks, c.unexpected_blocks), (2, 1));
+}
+
+#[test]
+fn broken_seeders_are_errors_of_the_right_kind() {
+    let (_, t) = setup();
+    let mut h = Harness::new(&t, 4);
+    let mut other = seeder_handshake(&t, our_reserved());
+    other[30] ^= 0xFF;
+    let e = h.feed(&t, &other).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::HandshakeFailed);
+    assert!(e.to_string().contains("info-hash"), "{e}");
+
+    let mut h = Harness::new(&t, 4);
+    assert_eq!(
+        h.feed(&t, b"HTTP/1.1 200 OK").unwrap_err().kind(),
+        ErrorKind::HandshakeFailed
+    );
+
+    for bad in [
+        msg(Message::Bitfield(&[0xFF, 0xFF])),
+        msg(Message::Have { index: 4 }),
+        vec![0xFF, 0, 0, 0, 7],
+    ] {
+        let mut h = Harness::new(&t, 4);
+        let mut input = seeder_handshake(&t, our_reserved());
+        input.extend(bad);
+        assert_eq!(h.feed(&t, &input).unwrap_err().kind(), ErrorKind::ProtocolError);
+    }
+
+    // A block of the wrong size for its request.
+    let mut h = Harness::new(&t, 1);
+    let mut input = seeder_handshake(&t, our_reserved());
+    input.extend(msg(Message::HaveAll));
+    input.extend(msg(Message::Unchoke));
+    h.feed(&t, &input).unwrap();
+    let r = requests(&h.sent(HANDSHAKE_LEN))[0];
+    let short = msg(Message::Piece {
+        index: r.index,
+        begin: r.begin,
+        data: &[1, 2, 3],
+    });
+    assert_eq!(h.feed(&t, &short).unwrap_err().kind(), ErrorKind::ProtocolError);
+}
+
+#[test]
+fn keepalive_only_when_idle() {
+    let (_, t) = setup();
+    let mut h = Harness::new(&t, 1);
+    h.feed(&t, &seeder_handshake(&t, Reserved::EMPTY)).unwrap();
+    h.sent(HANDSHAKE_LEN);
+    h.s.keepalive_if_idle(h.t0 + Duration::from_secs(1), Duration::from_secs(30));
+    assert!(h.s.out.is_empty());
+    h.s.keepalive_if_idle(h.t0 + Duration::from_secs(31), Duration::from_secs(30));
+    assert_eq!(h.sent(0), vec![Message::KeepAlive]);
+    h.feed(&t, &msg(Message::KeepAlive)).unwrap();
+    assert_eq!(h.stats.counters.keepalives, 1);
+}

@@ -1,0 +1,125 @@
+//! Per-engine session settings, shared by every session through an `Arc`.
+
+use std::time::Duration;
+
+/// The peer-id prefix of this engine, Azureus style: `-SC0100-` means
+/// seedcore 0.1.0.0.
+pub const PEER_ID_PREFIX: &[u8; 8] = b"-SC0100-";
+
+/// The extended message ids this engine asks peers to use when they send to
+/// it (our `m` dictionary). Fixed for the life of a connection, which keeps
+/// dispatch a plain `match`. The values are libtorrent's, which helps
+/// clients that (wrongly) assume them.
+pub mod ext_ids {
+    /// `ut_pex`.
+    pub const UT_PEX: u8 = 1;
+    /// `ut_metadata`.
+    pub const UT_METADATA: u8 = 2;
+    /// `lt_donthave`.
+    pub const LT_DONTHAVE: u8 = 7;
+    /// `LT_metadata`.
+    pub const LT_METADATA: u8 = 14;
+}
+
+/// Settings for every session of one engine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Our peer id (see [`SessionConfig::peer_id_from`]).
+    pub peer_id: [u8; 20],
+    /// Client name sent as BEP 10 `v`.
+    pub client_name: String,
+    /// Our TCP listen port, sent as BEP 10 `p` (`None`: not sent).
+    pub listen_port: Option<u16>,
+    /// Our DHT node's UDP port: when set, the handshake advertises the DHT
+    /// bit and peers that also set it get a `port` message.
+    pub dht_port: Option<u16>,
+    /// Most queued requests per peer; advertised as BEP 10 `reqq`. Requests
+    /// past it are rejected (Fast peers) or dropped. Default 250.
+    pub reqq: u32,
+    /// Size of the BEP 6 allowed-fast set sent to Fast IPv4 peers. Default 10;
+    /// 0 sends none.
+    pub allowed_fast: u32,
+    /// Close the connection when the peer has not completed its handshake
+    /// after this long. Default 20 s.
+    pub handshake_timeout: Duration,
+    /// Send a keep-alive when nothing was sent for this long. Default 120 s.
+    pub keepalive_interval: Duration,
+    /// Close the connection when nothing arrived from the peer for this
+    /// long (peers send keep-alives every 2 minutes). Default 300 s.
+    pub idle_timeout: Duration,
+    /// Close the connection when bytes handed to the runtime have not been
+    /// confirmed by [`super::PeerSession::on_sent`] for this long (the peer
+    /// stopped reading). `None` disables the check. Default 120 s.
+    pub send_stall_timeout: Option<Duration>,
+    /// Close when more than this many requests in a row were refused
+    /// (rejected or dropped) without a block being sent in between.
+    /// Default `10 * reqq`.
+    pub max_refused_requests: u32,
+    /// Close when the encoded control messages waiting for the socket
+    /// exceed this many bytes (a peer that makes us answer but never
+    /// reads). Default 1 MiB.
+    pub max_pending_control: usize,
+    /// Largest extension message accepted from a peer. Default 128 KiB.
+    pub max_extended: u32,
+    /// Bad extension messages (undecodable PEX or metadata messages)
+    /// tolerated before closing. Default 16.
+    pub max_bad_extension_messages: u32,
+}
+
+impl SessionConfig {
+    /// A peer id: [`PEER_ID_PREFIX`] then 12 bytes the runtime picks at
+    /// random (this crate has no source of randomness).
+    pub fn peer_id_from(random: [u8; 12]) -> [u8; 20] {
+        let mut id = [0u8; 20];
+        for (o, b) in id
+            .iter_mut()
+            .zip(PEER_ID_PREFIX.iter().chain(random.iter()))
+        {
+            *o = *b;
+        }
+        id
+    }
+
+    /// The defaults, with the given peer id.
+    pub fn new(peer_id: [u8; 20]) -> SessionConfig {
+        let reqq = 250;
+        SessionConfig {
+            peer_id,
+            client_name: format!("seedcore {}", env!("CARGO_PKG_VERSION")),
+            listen_port: None,
+            dht_port: None,
+            reqq,
+            allowed_fast: 10,
+            handshake_timeout: Duration::from_secs(20),
+            keepalive_interval: Duration::from_secs(120),
+            idle_timeout: Duration::from_secs(300),
+            send_stall_timeout: Some(Duration::from_secs(120)),
+            max_refused_requests: reqq * 10,
+            max_pending_control: 1024 * 1024,
+            max_extended: 128 * 1024,
+            max_bad_extension_messages: 16,
+        }
+    }
+}
+
+impl Default for SessionConfig {
+    /// The defaults with a fixed, recognisable peer id (`-SC0100-` then
+    /// zeros); real runtimes use [`SessionConfig::peer_id_from`].
+    fn default() -> SessionConfig {
+        SessionConfig::new(SessionConfig::peer_id_from([b'0'; 12]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_id_has_prefix() {
+        let id = SessionConfig::peer_id_from(*b"abcdefghijkl");
+        assert_eq!(&id, b"-SC0100-abcdefghijkl");
+        let c = SessionConfig::default();
+        assert_eq!(c.reqq, 250);
+        assert_eq!(c.max_refused_requests, 2500);
+    }
+}

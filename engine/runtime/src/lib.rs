@@ -1,0 +1,1 @@
+//! seedcore's runtime: shards that serve peers, and the control thread.

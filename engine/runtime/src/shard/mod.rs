@@ -1,0 +1,380 @@
+//! A shard: one glommio executor pinned to one core, owning its listeners
+//! and every connection they accept, outright.
+//!
+//! # What a shard owns, and what it shares
+//!
+//! Connections, sessions, counters, the choker and the availability
+//! bitfields are the shard's alone (`Rc`/`RefCell`/`Cell`, no locks, no
+//! atomics on the serving path). What every shard reads (torrent contexts,
+//! mappings, file handles) is immutable and shared by `Arc`. The control
+//! thread talks to a shard only through its mailbox ([`crate::msg`]).
+//!
+//! # Tasks of a shard
+//!
+//! - one accept loop per listener (`SO_REUSEPORT`: the kernel balances);
+//! - one task per connection ([`conn`]);
+//! - the choker: every `choke_interval`, and soon after a peer's interest
+//!   changes (coalesced, so a burst of new peers costs one pass);
+//! - a stats tick (once a second, to the control thread);
+//! - the mailbox loop, which is the shard's main future: when it ends
+//!   (on `Stop`), the shard closes everything and its thread exits.
+
+mod choke;
+pub(crate) mod conn;
+pub(crate) mod send;
+pub(crate) mod table;
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+use glommio::net::TcpStream;
+use glommio::timer::Timer;
+use glommio::{LocalExecutorBuilder, Placement};
+use seedcore_protocol::session::{PeerSession, SessionConfig, TorrentId};
+
+use crate::config::SendPath;
+use crate::mailbox::Mailbox;
+use crate::msg::{DialId, FromShard, ShardStats, ToShard, TorrentCounters};
+use crate::torrents::TorrentData;
+use conn::Conn;
+use table::{ShardTorrent, Table};
+
+/// Size of the shard's shared receive buffer.
+const SCRATCH: usize = 64 << 10;
+
+/// How long a dial may take before it counts as failed.
+const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a stopping shard waits for its connections to close.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+
+/// Everything a shard is started with.
+pub(crate) struct ShardSpec {
+    pub(crate) index: usize,
+    pub(crate) cpu: usize,
+    pub(crate) io_memory: usize,
+    pub(crate) listeners: Vec<socket2::Socket>,
+    /// Per torrent (in `TorrentId` order): context, data, initial pieces.
+    pub(crate) torrents: Vec<(Arc<seedcore_protocol::session::TorrentContext>, Arc<TorrentData>, Vec<bool>)>,
+    pub(crate) session: Arc<SessionConfig>,
+    pub(crate) send_path: SendPath,
+    pub(crate) max_conns: usize,
+    pub(crate) slots: Option<usize>,
+    pub(crate) choke_interval: Duration,
+    pub(crate) inbox: Mailbox<ToShard>,
+    pub(crate) to_control: Sender<FromShard>,
+}
+
+/// The state of a running shard (lives on its thread only).
+pub(crate) struct Shard {
+    index: usize,
+    pub(crate) table: RefCell<Table>,
+    conns: RefCell<HashMap<u64, Rc<Conn>>>,
+    next_id: Cell<u64>,
+    session: Arc<SessionConfig>,
+    pub(crate) send_path: SendPath,
+    max_conns: usize,
+    to_control: Sender<FromShard>,
+    /// Receive buffer shared by all connections (see `conn`).
+    pub(crate) scratch: RefCell<Vec<u8>>,
+    stats: RefCell<ShardStats>,
+    choker: choke::ShardChoker,
+}
+
+impl Shard {
+    pub(crate) fn tell(&self, msg: FromShard) {
+        // The control thread outlives the shards; a send error means it is
+        // already gone and nobody listens.
+        let _ = self.to_control.send(msg);
+    }
+
+    pub(crate) fn count_received(&self, n: usize) {
+        self.stats.borrow_mut().bytes_received += n as u64;
+    }
+
+    pub(crate) fn count_sent(&self, n: usize) {
+        self.stats.borrow_mut().bytes_sent += n as u64;
+    }
+
+    pub(crate) fn count_uploaded(&self, torrent: Option<TorrentId>, n: u64) {
+        if let Some(t) = torrent {
+            if let Some(c) = self.stats.borrow_mut().torrents.get_mut(t.0 as usize) {
+                c.uploaded += n;
+            }
+        }
+    }
+
+    pub(crate) fn peer_joined(&self, torrent: TorrentId) {
+        if let Some(c) = self.stats.borrow_mut().torrents.get_mut(torrent.0 as usize) {
+            c.peers += 1;
+        }
+    }
+
+    pub(crate) fn interest_changed(&self, conn: &Conn, interested: bool) {
+        self.choker.interest_changed(conn, interested);
+    }
+
+    fn add_conn(self: &Rc<Self>, session: PeerSession, stream: TcpStream, dial: Option<DialId>) {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        let conn = Rc::new(Conn::new(id, session, dial));
+        self.conns.borrow_mut().insert(id, Rc::clone(&conn));
+        self.stats.borrow_mut().connections += 1;
+        glommio::spawn_local(conn::run(Rc::clone(self), conn, stream)).detach();
+    }
+
+    /// Called by a connection task as it ends.
+    pub(crate) fn forget(&self, conn: &Conn) {
+        self.conns.borrow_mut().remove(&conn.id);
+        {
+            let mut s = self.stats.borrow_mut();
+            s.connections = s.connections.saturating_sub(1);
+            if let Some(c) = conn.torrent.get().and_then(|t| s.torrents.get_mut(t.0 as usize)) {
+                c.peers = c.peers.saturating_sub(1);
+            }
+        }
+        if let (Some(addr), Some(torrent)) = (conn.announced.get(), conn.torrent.get()) {
+            self.tell(FromShard::PeerDown { torrent, addr });
+        }
+        if let Some(dial) = conn.dial {
+            self.tell(FromShard::DialClosed {
+                dial,
+                lasted: conn.started.elapsed(),
+            });
+        }
+        self.choker.forget(conn.id);
+    }
+
+    fn conns_of(&self, torrent: TorrentId) -> Vec<Rc<Conn>> {
+        self.conns
+            .borrow()
+            .values()
+            .filter(|c| c.torrent.get() == Some(torrent))
+            .cloned()
+            .collect()
+    }
+
+    fn handle(self: &Rc<Self>, msg: ToShard) {
+        match msg {
+            ToShard::Dial {
+                dial,
+                torrent,
+                addr,
+            } => {
+                glommio::spawn_local(dial_task(Rc::clone(self), dial, torrent, addr)).detach();
+            }
+            ToShard::PiecesLost { torrent, pieces } => {
+                if let Some(t) = self.table.borrow_mut().get_mut(torrent) {
+                    for &p in pieces.iter() {
+                        t.set(p, false);
+                    }
+                }
+                for c in self.conns_of(torrent) {
+                    let mut s = c.session.borrow_mut();
+                    for &p in pieces.iter() {
+                        s.piece_lost(p);
+                    }
+                    drop(s);
+                    c.wake();
+                }
+            }
+            ToShard::PiecesAdded {
+                torrent,
+                pieces,
+                data,
+            } => {
+                if let Some(t) = self.table.borrow_mut().get_mut(torrent) {
+                    t.data = data;
+                    for &p in pieces.iter() {
+                        t.set(p, true);
+                    }
+                }
+                for c in self.conns_of(torrent) {
+                    let mut s = c.session.borrow_mut();
+                    for &p in pieces.iter() {
+                        s.piece_added(p);
+                    }
+                    drop(s);
+                    c.wake();
+                }
+            }
+            ToShard::Pex {
+                torrent,
+                all,
+                added,
+                dropped,
+            } => {
+                for c in self.conns_of(torrent) {
+                    let sent = if c.pex_primed.get() {
+                        c.session.borrow_mut().send_pex(&added, &dropped)
+                    } else {
+                        let sent = c.session.borrow_mut().send_pex(&all, &[]);
+                        c.pex_primed.set(sent);
+                        sent
+                    };
+                    if sent {
+                        c.wake();
+                    }
+                }
+            }
+            ToShard::Stop => {}
+        }
+    }
+
+    fn send_stats(&self) {
+        let mut stats = self.stats.borrow().clone();
+        stats.cpu = crate::sys::thread_cpu_time();
+        self.tell(FromShard::Stats {
+            shard: self.index,
+            stats,
+        });
+    }
+}
+
+/// Starts a shard on its own pinned thread. It reports
+/// [`FromShard::Ready`] or [`FromShard::Failed`] once it runs.
+pub(crate) fn spawn(spec: ShardSpec) -> Result<std::thread::JoinHandle<()>, crate::RuntimeError> {
+    let index = spec.index;
+    let to_control = spec.to_control.clone();
+    let name = format!("seedcore-shard-{index}");
+    std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(move || {
+            let ex = LocalExecutorBuilder::new(Placement::Fixed(spec.cpu))
+                .name(&name)
+                .io_memory(spec.io_memory)
+                .make();
+            match ex {
+                Ok(ex) => ex.run(shard_main(spec)),
+                Err(e) => {
+                    let _ = to_control.send(FromShard::Failed {
+                        shard: index,
+                        what: format!(
+                            "{e} (for MemLockLimit: raise `ulimit -l` or lower io_memory)"
+                        ),
+                    });
+                }
+            }
+        })
+        .map_err(|source| crate::RuntimeError::Thread { name: format!("shard {index}"), source })
+}
+
+async fn shard_main(spec: ShardSpec) {
+    let mut table = Table::default();
+    for (ctx, data, have) in spec.torrents {
+        table.push(ShardTorrent::new(ctx, data, &have));
+    }
+    let torrents = table.len();
+    let shard = Rc::new(Shard {
+        index: spec.index,
+        table: RefCell::new(table),
+        conns: RefCell::new(HashMap::new()),
+        next_id: Cell::new(0),
+        session: spec.session,
+        send_path: spec.send_path,
+        max_conns: spec.max_conns,
+        to_control: spec.to_control,
+        scratch: RefCell::new(vec![0u8; SCRATCH]),
+        stats: RefCell::new(ShardStats {
+            torrents: vec![TorrentCounters::default(); torrents],
+            ..ShardStats::default()
+        }),
+        choker: choke::ShardChoker::new(spec.slots),
+    });
+    let mut accepts = Vec::new();
+    for sock in spec.listeners {
+        let listener = crate::sys::glommio_listener(sock);
+        accepts.push(glommio::spawn_local(accept_loop(Rc::clone(&shard), listener)));
+    }
+    let chokes = glommio::spawn_local(choke::run(Rc::clone(&shard), spec.choke_interval));
+    let ticks = glommio::spawn_local(stats_loop(Rc::clone(&shard)));
+    shard.tell(FromShard::Ready { shard: shard.index });
+
+    while let Some(msg) = spec.inbox.recv().await {
+        if matches!(msg, ToShard::Stop) {
+            break;
+        }
+        shard.handle(msg);
+    }
+
+    // Stop: no new peers, close the others, wait (a little) for their tasks.
+    for a in accepts {
+        a.cancel().await;
+    }
+    chokes.cancel().await;
+    ticks.cancel().await;
+    let all: Vec<Rc<Conn>> = shard.conns.borrow().values().cloned().collect();
+    for c in &all {
+        c.stop.set(true);
+        c.wake();
+    }
+    drop(all);
+    let deadline = Instant::now() + STOP_GRACE;
+    while !shard.conns.borrow().is_empty() && Instant::now() < deadline {
+        Timer::new(Duration::from_millis(5)).await;
+    }
+    shard.send_stats();
+    shard.tell(FromShard::Stopped { shard: shard.index });
+}
+
+async fn accept_loop(shard: Rc<Shard>, listener: glommio::net::TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok(stream) => {
+                if shard.conns.borrow().len() >= shard.max_conns {
+                    tracing::debug!("shard {}: peer limit reached, refusing a connection", shard.index);
+                    continue;
+                }
+                let Ok(addr) = stream.peer_addr() else {
+                    continue;
+                };
+                let session = PeerSession::inbound(Arc::clone(&shard.session), addr, Instant::now());
+                shard.add_conn(session, stream, None);
+            }
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::warn!("shard {}: accept failed: {e}", shard.index);
+                Timer::new(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+async fn dial_task(shard: Rc<Shard>, dial: DialId, torrent: TorrentId, addr: SocketAddr) {
+    let stream = match TcpStream::connect_timeout(addr, DIAL_TIMEOUT).await {
+        Ok(s) => s,
+        Err(e) => {
+            shard.tell(FromShard::Dialed {
+                dial,
+                result: Err(e.to_string()),
+            });
+            return;
+        }
+    };
+    let session = {
+        let table = shard.table.borrow();
+        PeerSession::outbound(Arc::clone(&shard.session), addr, torrent, Instant::now(), &*table)
+    };
+    match session {
+        Ok(session) => {
+            shard.tell(FromShard::Dialed { dial, result: Ok(()) });
+            shard.add_conn(session, stream, Some(dial));
+        }
+        Err(e) => shard.tell(FromShard::Dialed {
+            dial,
+            result: Err(e.to_string()),
+        }),
+    }
+}
+
+async fn stats_loop(shard: Rc<Shard>) {
+    loop {
+        Timer::new(Duration::from_secs(1)).await;
+        shard.send_stats();
+    }
+}

@@ -1,0 +1,138 @@
+//! A shard's view of the torrents it serves: the shared, immutable parts
+//! (`Arc`s) and its own copy of which pieces are servable.
+//!
+//! Availability is per shard, not shared: the control thread decides (a
+//! file changed, a re-check passed) and tells every shard, which updates
+//! its bitfield between two polls. Sessions read it through [`Swarm`]
+//! without any synchronisation.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use seedcore_protocol::session::{Swarm, TorrentContext, TorrentId};
+
+use crate::torrents::TorrentData;
+
+/// One torrent as a shard sees it.
+#[derive(Debug)]
+pub(crate) struct ShardTorrent {
+    pub(crate) ctx: Arc<TorrentContext>,
+    pub(crate) data: Arc<TorrentData>,
+    /// One bit per piece, bit `p % 64` of word `p / 64`.
+    have: Vec<u64>,
+    have_count: u32,
+}
+
+impl ShardTorrent {
+    pub(crate) fn new(ctx: Arc<TorrentContext>, data: Arc<TorrentData>, have: &[bool]) -> Self {
+        let mut t = ShardTorrent {
+            ctx,
+            data,
+            have: vec![0; have.len().div_ceil(64)],
+            have_count: 0,
+        };
+        for (p, _) in have.iter().enumerate().filter(|(_, h)| **h) {
+            t.set(p as u32, true);
+        }
+        t
+    }
+
+    fn has(&self, piece: u32) -> bool {
+        self.have
+            .get(piece as usize / 64)
+            .is_some_and(|w| w & (1u64 << (piece % 64)) != 0)
+    }
+
+    /// Sets a piece's bit; returns whether it changed.
+    pub(crate) fn set(&mut self, piece: u32, on: bool) -> bool {
+        if piece >= self.ctx.piece_count() {
+            return false;
+        }
+        let Some(w) = self.have.get_mut(piece as usize / 64) else {
+            return false;
+        };
+        let bit = 1u64 << (piece % 64);
+        if (*w & bit != 0) == on {
+            return false;
+        }
+        if on {
+            *w |= bit;
+            self.have_count += 1;
+        } else {
+            *w &= !bit;
+            self.have_count -= 1;
+        }
+        true
+    }
+}
+
+/// Every torrent of the shard, indexed by `TorrentId`.
+#[derive(Debug, Default)]
+pub(crate) struct Table {
+    by_hash: HashMap<[u8; 20], TorrentId>,
+    torrents: Vec<ShardTorrent>,
+}
+
+impl Table {
+    pub(crate) fn push(&mut self, t: ShardTorrent) -> TorrentId {
+        let id = TorrentId(u32::try_from(self.torrents.len()).unwrap_or(u32::MAX));
+        let hashes = t.ctx.info_hashes();
+        if let Some(v1) = hashes.v1 {
+            self.by_hash.insert(v1.0, id);
+        }
+        if let Some(v2) = hashes.v2 {
+            self.by_hash.insert(v2.truncated(), id);
+        }
+        self.torrents.push(t);
+        id
+    }
+
+    pub(crate) fn get(&self, id: TorrentId) -> Option<&ShardTorrent> {
+        self.torrents.get(id.0 as usize)
+    }
+
+    pub(crate) fn get_mut(&mut self, id: TorrentId) -> Option<&mut ShardTorrent> {
+        self.torrents.get_mut(id.0 as usize)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.torrents.len()
+    }
+}
+
+impl Swarm for Table {
+    fn lookup(&self, wire_hash: &[u8; 20]) -> Option<TorrentId> {
+        self.by_hash.get(wire_hash).copied()
+    }
+
+    fn torrent(&self, id: TorrentId) -> Option<&TorrentContext> {
+        self.get(id).map(|t| &*t.ctx)
+    }
+
+    fn has_piece(&self, id: TorrentId, piece: u32) -> bool {
+        self.get(id).is_some_and(|t| t.has(piece))
+    }
+
+    fn have_count(&self, id: TorrentId) -> u32 {
+        self.get(id).map_or(0, |t| t.have_count)
+    }
+
+    fn write_bitfield(&self, id: TorrentId, piece_count: u32, out: &mut Vec<u8>) {
+        let n = piece_count.div_ceil(8) as usize;
+        let Some(t) = self.get(id) else {
+            out.resize(out.len() + n, 0);
+            return;
+        };
+        // Bits are stored low-first in u64 words; the wire wants the high bit
+        // of each byte first.
+        let start = out.len();
+        out.extend(
+            t.have
+                .iter()
+                .flat_map(|w| w.to_le_bytes())
+                .map(u8::reverse_bits)
+                .take(n),
+        );
+        out.resize(start + n, 0);
+    }
+}
