@@ -98,7 +98,11 @@ pub fn source_addr(peer: usize, target: SocketAddr) -> Option<IpAddr> {
 /// the kernel) when given. Completion (or refusal) shows up as a writable
 /// or error event on the returned stream.
 pub fn connect_from(source: Option<IpAddr>, target: SocketAddr) -> io::Result<mio::net::TcpStream> {
-    let socket = Socket::new(Domain::for_address(target), Type::STREAM, Some(Protocol::TCP))?;
+    let socket = Socket::new(
+        Domain::for_address(target),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
     socket.set_nonblocking(true)?;
     socket.set_tcp_nodelay(true)?;
     if let Some(ip) = source {

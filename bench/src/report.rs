@@ -292,7 +292,12 @@ impl LoadReport {
         LoadReport {
             target: cfg.target.to_string(),
             torrent: cfg.torrent_path.display().to_string(),
-            info_hash: cfg.torrent.info_hash.iter().map(|b| format!("{b:02x}")).collect(),
+            info_hash: cfg
+                .torrent
+                .info_hash
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
             peers: cfg.peers,
             threads,
             duration_s: cfg.duration.as_secs_f64(),
@@ -335,15 +340,31 @@ impl LoadReport {
     /// The report as a human-readable table.
     pub fn to_table(&self) -> String {
         let mut s = String::new();
-        let opt = |v: Option<f64>, unit: &str| v.map_or("-".to_string(), |x| format!("{x:.3} {unit}"));
-        let kib = |v: Option<u64>| v.map_or("-".to_string(), |x| format!("{:.1} MiB", x as f64 / 1024.0));
-        let _ = writeln!(s, "seedcore-bench load: {} peers on {} threads -> {}", self.peers, self.threads, self.target);
+        let opt =
+            |v: Option<f64>, unit: &str| v.map_or("-".to_string(), |x| format!("{x:.3} {unit}"));
+        let kib =
+            |v: Option<u64>| v.map_or("-".to_string(), |x| format!("{:.1} MiB", x as f64 / 1024.0));
+        let _ = writeln!(
+            s,
+            "seedcore-bench load: {} peers on {} threads -> {}",
+            self.peers, self.threads, self.target
+        );
         let _ = writeln!(
             s,
             "  torrent      {} ({})  depth {}  order {}  verify {}  ramp {:.1}s  churn {}%/s",
-            self.torrent, self.info_hash, self.depth, self.order, self.verify, self.ramp_s, self.churn_pct
+            self.torrent,
+            self.info_hash,
+            self.depth,
+            self.order,
+            self.verify,
+            self.ramp_s,
+            self.churn_pct
         );
-        let _ = writeln!(s, "  elapsed      {:.2} s (asked {:.2} s)", self.elapsed_s, self.duration_s);
+        let _ = writeln!(
+            s,
+            "  elapsed      {:.2} s (asked {:.2} s)",
+            self.elapsed_s, self.duration_s
+        );
         let _ = writeln!(
             s,
             "  throughput   {:.1} MB/s = {:.2} Gbit/s  ({} data bytes, {} on the wire)",
@@ -383,7 +404,12 @@ impl LoadReport {
             "  connections  {} attempts, {} connected, {} handshakes, {} churned",
             c.connect_attempts, c.connects, c.handshakes, c.churned
         );
-        let errs: Vec<String> = self.errors.pairs().iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let errs: Vec<String> = self
+            .errors
+            .pairs()
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
         let _ = writeln!(s, "  errors       {}", errs.join(", "));
         for (k, v) in &self.error_samples {
             let _ = writeln!(s, "    first {k}: {v}");
@@ -392,13 +418,20 @@ impl LoadReport {
         let _ = writeln!(
             s,
             "  loadgen cpu  {:.2} s (user {:.2}, sys {:.2}) = {} per GiB received",
-            l.cpu_s, l.user_s, l.sys_s, opt(l.cpu_s_per_gib, "s")
+            l.cpu_s,
+            l.user_s,
+            l.sys_s,
+            opt(l.cpu_s_per_gib, "s")
         );
         if let Some(t) = &self.target_process {
             let _ = writeln!(
                 s,
                 "  target {:<6}cpu {:.2} s (user {:.2}, sys {:.2}) = {} per GiB sent",
-                t.pid, t.cpu.cpu_s, t.cpu.user_s, t.cpu.sys_s, opt(t.cpu.cpu_s_per_gib, "s")
+                t.pid,
+                t.cpu.cpu_s,
+                t.cpu.user_s,
+                t.cpu.sys_s,
+                opt(t.cpu.cpu_s_per_gib, "s")
             );
             let _ = writeln!(
                 s,
@@ -430,7 +463,13 @@ mod tests {
 
     #[test]
     fn cpu_per_gib() {
-        let c = Cpu::new(CpuTimes { user: 1.0, sys: 0.5 }, 3 << 30);
+        let c = Cpu::new(
+            CpuTimes {
+                user: 1.0,
+                sys: 0.5,
+            },
+            3 << 30,
+        );
         assert_eq!(c.cpu_s_per_gib, Some(0.5));
         assert_eq!(Cpu::new(CpuTimes::default(), 0).cpu_s_per_gib, None);
     }

@@ -114,7 +114,12 @@ impl Torrent {
 /// torrent for it to `dir/name.torrent` (piece length `piece_length`, or
 /// the automatic one when 0). Returns the torrent's path; the data folder
 /// to seed from is `dir`.
-pub fn make_data(dir: &Path, name: &str, size: u64, piece_length: u32) -> Result<PathBuf, TorrentError> {
+pub fn make_data(
+    dir: &Path,
+    name: &str,
+    size: u64,
+    piece_length: u32,
+) -> Result<PathBuf, TorrentError> {
     let data = dir.join(name);
     let write_err = |source| TorrentError::Write {
         path: data.clone(),

@@ -29,14 +29,20 @@
 pub mod bencode;
 pub mod clients;
 pub mod data;
+pub mod leech;
+pub mod live;
 pub mod process;
+pub mod seed;
 
 pub use clients::{
     lt_create, lt_info, lt_magnet, mktorrent, python, require_exe, require_libtorrent, seedcore,
     seedcore_bin, seedcore_create, seedcore_info, LtMode,
 };
 pub use data::{flip_byte, make_tree, pseudo_random_bytes, write_pseudo_random, Shape, TreeFile};
+pub use leech::{assert_same_files, assert_verifies, Listener, LtJob, LtLeech, LtSource};
+pub use live::Live;
 pub use process::{Cmd, RunOutput};
+pub use seed::{free_port, loopback, RunningSeed, Seed};
 
 /// A fresh temporary folder, removed when the returned guard drops.
 pub fn temp_dir() -> tempfile::TempDir {

@@ -19,7 +19,11 @@ use seedcore_bench::rawseed::{RawSeed, RawSeedConfig};
 use seedcore_bench::{net, torrent};
 
 #[derive(Parser)]
-#[command(name = "seedcore-bench", version, about = "seedcore load generator and raw loopback seeder")]
+#[command(
+    name = "seedcore-bench",
+    version,
+    about = "seedcore load generator and raw loopback seeder"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -139,7 +143,8 @@ struct MakeDataArgs {
 }
 
 fn secs(v: f64, what: &str) -> Result<Duration> {
-    Duration::try_from_secs_f64(v).map_err(|_| anyhow::anyhow!("{what} must be a number of seconds >= 0, got {v}"))
+    Duration::try_from_secs_f64(v)
+        .map_err(|_| anyhow::anyhow!("{what} must be a number of seconds >= 0, got {v}"))
 }
 
 fn parse_size(s: &str) -> Result<u64> {
@@ -150,8 +155,12 @@ fn parse_size(s: &str) -> Result<u64> {
         Some('g' | 'G') => (&t[..t.len() - 1], 1 << 30),
         _ => (t, 1),
     };
-    let n: u64 = num.trim().parse().with_context(|| format!("--size {s:?} is not a size like 4M or 268435456"))?;
-    n.checked_mul(mult).with_context(|| format!("--size {s:?} is too large"))
+    let n: u64 = num
+        .trim()
+        .parse()
+        .with_context(|| format!("--size {s:?} is not a size like 4M or 268435456"))?;
+    n.checked_mul(mult)
+        .with_context(|| format!("--size {s:?} is too large"))
 }
 
 fn cmd_load(a: LoadArgs) -> Result<ExitCode> {
@@ -181,13 +190,20 @@ fn cmd_load(a: LoadArgs) -> Result<ExitCode> {
         print!("{}", report.to_table());
     }
     let bad = report.counters.hash_failures > 0 || !report.failures.is_empty();
-    Ok(if bad { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if bad {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn cmd_raw_seed(a: RawSeedArgs) -> Result<ExitCode> {
     let t = Arc::new(torrent::Torrent::load(&a.torrent)?);
     let listen = net::resolve(&a.listen)?;
-    let max_time = a.max_seconds.map(|s| secs(s, "--max-seconds")).transpose()?;
+    let max_time = a
+        .max_seconds
+        .map(|s| secs(s, "--max-seconds"))
+        .transpose()?;
     let seed = RawSeed::bind(&RawSeedConfig {
         torrent: t,
         data: a.data,
@@ -198,7 +214,8 @@ fn cmd_raw_seed(a: RawSeedArgs) -> Result<ExitCode> {
     })?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&stop)).context("cannot install the signal handler")?;
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .context("cannot install the signal handler")?;
     }
     println!("raw-seed listening on {}", seed.local_addr());
     let _ = std::io::stdout().flush();

@@ -30,8 +30,8 @@ use crate::procstat;
 use crate::report::{LoadReport, TargetSample};
 use crate::torrent::Torrent;
 use stats::ThreadStats;
-pub(crate) use worker::SlotReport;
 use worker::RunConfig;
+pub(crate) use worker::SlotReport;
 
 /// How long after the deadline a worker may take to report before the
 /// run ends without it.
@@ -80,7 +80,12 @@ impl LoadConfig {
     /// A configuration with the documented defaults: depth 64, random
     /// order, no verify/ramp/churn, all cores, 1 s retry delay, 5 s connect
     /// and 10 s handshake timeouts.
-    pub fn new(torrent: Arc<Torrent>, target: std::net::SocketAddr, peers: usize, duration: Duration) -> LoadConfig {
+    pub fn new(
+        torrent: Arc<Torrent>,
+        target: std::net::SocketAddr,
+        peers: usize,
+        duration: Duration,
+    ) -> LoadConfig {
         LoadConfig {
             torrent,
             torrent_path: PathBuf::new(),
@@ -167,7 +172,9 @@ pub fn run(cfg: &LoadConfig) -> Result<LoadReport, LoadError> {
     validate(cfg)?;
     let threads = thread_count(cfg);
     let target_cpu0 = match cfg.pid {
-        Some(pid) => Some(procstat::proc_cpu(pid).map_err(|source| LoadError::Pid { pid, source })?),
+        Some(pid) => {
+            Some(procstat::proc_cpu(pid).map_err(|source| LoadError::Pid { pid, source })?)
+        }
         None => None,
     };
     let own0 = procstat::own_cpu().unwrap_or_default();
@@ -259,7 +266,9 @@ pub fn run(cfg: &LoadConfig) -> Result<LoadReport, LoadError> {
         }
         _ => None,
     };
-    Ok(LoadReport::build(cfg, threads, elapsed, &totals, &slots, own, target, failures))
+    Ok(LoadReport::build(
+        cfg, threads, elapsed, &totals, &slots, own, target, failures,
+    ))
 }
 
 #[cfg(test)]

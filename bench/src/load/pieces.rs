@@ -183,7 +183,9 @@ impl Progress {
 
     /// Marks block `k`; `false` if it was already there.
     fn mark(&mut self, k: u32) -> bool {
-        let word = usize::try_from(k / 64).ok().and_then(|i| self.received.get_mut(i));
+        let word = usize::try_from(k / 64)
+            .ok()
+            .and_then(|i| self.received.get_mut(i));
         let Some(w) = word else { return false };
         let bit = 1u64 << (k % 64);
         if *w & bit != 0 {
@@ -195,7 +197,9 @@ impl Progress {
     }
 
     fn hash(&mut self, begin: u32, data: &[u8]) {
-        let Some(h) = self.hasher.as_mut() else { return };
+        let Some(h) = self.hasher.as_mut() else {
+            return;
+        };
         if begin != self.hashed_upto {
             self.stash.push((begin, data.to_vec()));
             return;
@@ -245,7 +249,11 @@ impl Pieces {
     /// The next block to request: the rest of a started piece, else the
     /// first block of a new one. `None` when the seeder has nothing new.
     pub(crate) fn next_request(&mut self, have: &HaveSet, geo: &Geometry) -> Option<BlockRequest> {
-        let open = self.active.iter_mut().rev().find(|p| p.next_block < p.blocks);
+        let open = self
+            .active
+            .iter_mut()
+            .rev()
+            .find(|p| p.next_block < p.blocks);
         let progress = match open {
             Some(p) => p,
             None => {
@@ -254,8 +262,11 @@ impl Pieces {
                     active.iter().any(|p| p.index == i)
                 })?;
                 let piece = geo.piece(index)?;
-                self.active
-                    .push(Progress::new(index, geo.blocks_in_piece(piece), self.verify));
+                self.active.push(Progress::new(
+                    index,
+                    geo.blocks_in_piece(piece),
+                    self.verify,
+                ));
                 self.active.last_mut()?
             }
         };
@@ -269,14 +280,20 @@ impl Pieces {
     }
 
     /// A block arrived (its length already checked against the request).
-    pub(crate) fn on_block(&mut self, index: u32, begin: u32, data: &[u8], torrent: &Torrent) -> BlockOutcome {
+    pub(crate) fn on_block(
+        &mut self,
+        index: u32,
+        begin: u32,
+        data: &[u8],
+        torrent: &Torrent,
+    ) -> BlockOutcome {
         let Some(pos) = self.active.iter().position(|p| p.index == index) else {
             return BlockOutcome::Ignored;
         };
         let Some(p) = self.active.get_mut(pos) else {
             return BlockOutcome::Ignored;
         };
-        if begin % BLOCK_SIZE != 0 || !p.mark(begin / BLOCK_SIZE) {
+        if !begin.is_multiple_of(BLOCK_SIZE) || !p.mark(begin / BLOCK_SIZE) {
             return BlockOutcome::Ignored;
         }
         p.hash(begin, data);
@@ -320,7 +337,9 @@ mod tests {
     fn sequential_wraps_and_skips_busy_and_missing() {
         let mut p = Picker::new(Order::Sequential, 1);
         let all = HaveSet::All;
-        let got: Vec<_> = (0..5).map(|_| p.pick(&all, 3, |_| false).unwrap()).collect();
+        let got: Vec<_> = (0..5)
+            .map(|_| p.pick(&all, 3, |_| false).unwrap())
+            .collect();
         assert_eq!(got, [0, 1, 2, 0, 1]);
         assert_eq!(p.pick(&all, 3, |i| i == 2), Some(0));
         let some = HaveSet::Bits(vec![0b0100_0000]);
@@ -343,7 +362,10 @@ mod tests {
 
     fn torrent_with(data: &[u8], piece_len: u32) -> Torrent {
         use seedcore_protocol::metainfo::{build::TorrentBuilder, Metainfo};
-        let hashes = data.chunks(piece_len as usize).map(seedcore_hash::sha1).collect();
+        let hashes = data
+            .chunks(piece_len as usize)
+            .map(seedcore_hash::sha1)
+            .collect();
         let bytes = TorrentBuilder::new("t", piece_len)
             .file(vec![], data.len() as u64)
             .v1_pieces(hashes)
@@ -368,18 +390,39 @@ mod tests {
             &data[off..off + r.length as usize]
         };
         // Piece 0 backwards: the second block waits in the stash.
-        assert_eq!(pieces.on_block(0, 16384, block(&reqs[1]), &t), BlockOutcome::Stored);
-        assert_eq!(pieces.on_block(0, 16384, block(&reqs[1]), &t), BlockOutcome::Ignored);
-        assert_eq!(pieces.on_block(0, 0, block(&reqs[0]), &t), BlockOutcome::Completed(Some(true)));
+        assert_eq!(
+            pieces.on_block(0, 16384, block(&reqs[1]), &t),
+            BlockOutcome::Stored
+        );
+        assert_eq!(
+            pieces.on_block(0, 16384, block(&reqs[1]), &t),
+            BlockOutcome::Ignored
+        );
+        assert_eq!(
+            pieces.on_block(0, 0, block(&reqs[0]), &t),
+            BlockOutcome::Completed(Some(true))
+        );
         // Piece 1 with a corrupted block fails.
         let mut bad = block(&reqs[2]).to_vec();
         bad[5] ^= 1;
         assert_eq!(pieces.on_block(1, 0, &bad, &t), BlockOutcome::Stored);
-        assert_eq!(pieces.on_block(1, 16384, block(&reqs[3]), &t), BlockOutcome::Completed(Some(false)));
-        assert_eq!(pieces.on_block(2, 0, block(&reqs[4]), &t), BlockOutcome::Completed(Some(true)));
+        assert_eq!(
+            pieces.on_block(1, 16384, block(&reqs[3]), &t),
+            BlockOutcome::Completed(Some(false))
+        );
+        assert_eq!(
+            pieces.on_block(2, 0, block(&reqs[4]), &t),
+            BlockOutcome::Completed(Some(true))
+        );
         assert_eq!(pieces.active_count(), 0);
         assert_eq!(pieces.on_block(7, 0, b"x", &t), BlockOutcome::Ignored);
         // After the last piece the order starts over.
-        assert_eq!(pieces.next_request(&HaveSet::All, &t.geometry).unwrap().index, 0);
+        assert_eq!(
+            pieces
+                .next_request(&HaveSet::All, &t.geometry)
+                .unwrap()
+                .index,
+            0
+        );
     }
 }

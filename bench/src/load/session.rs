@@ -145,7 +145,11 @@ impl Session {
     /// Consumes whole messages at the start of `buf` and returns how many
     /// bytes they used (the caller keeps the rest for the next call). Then
     /// tops up the request pipeline.
-    pub(crate) fn on_bytes(&mut self, buf: &[u8], ctx: &mut Ctx<'_>) -> Result<usize, SessionError> {
+    pub(crate) fn on_bytes(
+        &mut self,
+        buf: &[u8],
+        ctx: &mut Ctx<'_>,
+    ) -> Result<usize, SessionError> {
         let mut used = 0;
         if !self.handshaken {
             match Handshake::decode(buf) {
@@ -242,7 +246,10 @@ impl Session {
                 }
             }
             Message::Piece { index, begin, data } => self.on_block(index, begin, data, ctx)?,
-            Message::Extended { id: HANDSHAKE_ID, payload } => {
+            Message::Extended {
+                id: HANDSHAKE_ID,
+                payload,
+            } => {
                 // A malformed extended handshake costs nothing here: we use
                 // only `reqq` from it.
                 if let Ok(h) = ExtendedHandshake::decode(payload) {
@@ -263,7 +270,13 @@ impl Session {
             .position(|o| o.req.index == index && o.req.begin == begin)
     }
 
-    fn on_block(&mut self, index: u32, begin: u32, data: &[u8], ctx: &mut Ctx<'_>) -> Result<(), SessionError> {
+    fn on_block(
+        &mut self,
+        index: u32,
+        begin: u32,
+        data: &[u8],
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), SessionError> {
         let len = data.len() as u64;
         let stats = &mut *ctx.stats;
         stats.counters.blocks += 1;
@@ -291,7 +304,9 @@ impl Session {
                 "piece {index} offset {begin}: got {len} bytes for a {want}-byte request"
             )));
         }
-        if let BlockOutcome::Completed(verdict) = self.pieces.on_block(index, begin, data, ctx.torrent) {
+        if let BlockOutcome::Completed(verdict) =
+            self.pieces.on_block(index, begin, data, ctx.torrent)
+        {
             stats.counters.pieces_completed += 1;
             match verdict {
                 Some(true) => stats.counters.pieces_verified += 1,
@@ -314,7 +329,8 @@ impl Session {
             };
             let Some(req) = next else { break };
             push(&mut self.out, &Message::Request(req));
-            self.outstanding.push_back(Outstanding { req, sent: ctx.now });
+            self.outstanding
+                .push_back(Outstanding { req, sent: ctx.now });
             ctx.stats.counters.requests += 1;
             self.last_send = ctx.now;
         }

@@ -13,7 +13,10 @@ fn setup() -> (Vec<u8>, Torrent) {
         .v1_pieces(hashes)
         .build()
         .unwrap();
-    (data, Torrent::from_meta(Metainfo::from_bytes(&bytes).unwrap()))
+    (
+        data,
+        Torrent::from_meta(Metainfo::from_bytes(&bytes).unwrap()),
+    )
 }
 
 fn cfg(depth: u32) -> SessionConfig {
@@ -64,7 +67,9 @@ impl Harness {
 }
 
 fn seeder_handshake(t: &Torrent, reserved: Reserved) -> Vec<u8> {
-    Handshake::new(reserved, t.info_hash, *b"-RS0001-abcdefghijkl").to_bytes().to_vec()
+    Handshake::new(reserved, t.info_hash, *b"-RS0001-abcdefghijkl")
+        .to_bytes()
+        .to_vec()
 }
 
 fn msg(m: Message<'_>) -> Vec<u8> {
@@ -115,7 +120,10 @@ fn full_exchange_fetches_and_verifies_everything() {
     assert_eq!(msgs[2], Message::Interested);
     let reqs = requests(&msgs);
     assert_eq!(reqs.len(), 3, "depth clamped to the seeder's reqq");
-    assert_eq!((reqs[0].index, reqs[0].begin, reqs[0].length), (0, 0, 16384));
+    assert_eq!(
+        (reqs[0].index, reqs[0].begin, reqs[0].length),
+        (0, 0, 16384)
+    );
 
     // Serve requests until the whole torrent went by once.
     let mut pending = reqs;
@@ -152,7 +160,11 @@ fn byte_at_a_time_input_gives_the_same_result() {
     }
     assert!(buf.is_empty());
     let msgs = h.sent(HANDSHAKE_LEN);
-    assert_eq!(msgs[0], Message::Interested, "no fast, no LTEP: just interested");
+    assert_eq!(
+        msgs[0],
+        Message::Interested,
+        "no fast, no LTEP: just interested"
+    );
     let reqs = requests(&msgs);
     assert_eq!(reqs.len(), 2, "only piece 1 is there: two blocks");
     assert!(reqs.iter().all(|r| r.index == 1));
@@ -214,7 +226,10 @@ fn broken_seeders_are_errors_of_the_right_kind() {
         let mut h = Harness::new(&t, 4);
         let mut input = seeder_handshake(&t, our_reserved());
         input.extend(bad);
-        assert_eq!(h.feed(&t, &input).unwrap_err().kind(), ErrorKind::ProtocolError);
+        assert_eq!(
+            h.feed(&t, &input).unwrap_err().kind(),
+            ErrorKind::ProtocolError
+        );
     }
 
     // A block of the wrong size for its request.
@@ -229,7 +244,10 @@ fn broken_seeders_are_errors_of_the_right_kind() {
         begin: r.begin,
         data: &[1, 2, 3],
     });
-    assert_eq!(h.feed(&t, &short).unwrap_err().kind(), ErrorKind::ProtocolError);
+    assert_eq!(
+        h.feed(&t, &short).unwrap_err().kind(),
+        ErrorKind::ProtocolError
+    );
 }
 
 #[test]

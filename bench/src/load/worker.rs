@@ -105,7 +105,10 @@ fn token(idx: usize, gen: u32) -> Token {
 }
 
 fn untoken(t: Token) -> (usize, u32) {
-    (t.0 & 0xFFFF_FFFF, u32::try_from(t.0 >> 32).unwrap_or(u32::MAX))
+    (
+        t.0 & 0xFFFF_FFFF,
+        u32::try_from(t.0 >> 32).unwrap_or(u32::MAX),
+    )
 }
 
 fn connect_kind(e: &io::Error) -> ErrorKind {
@@ -219,7 +222,14 @@ impl Worker<'_> {
             for ev in events.iter() {
                 let (idx, gen) = untoken(ev.token());
                 let closed = ev.is_read_closed() || ev.is_error();
-                self.on_event(idx, gen, ev.is_readable() || closed, ev.is_writable(), closed, now);
+                self.on_event(
+                    idx,
+                    gen,
+                    ev.is_readable() || closed,
+                    ev.is_writable(),
+                    closed,
+                    now,
+                );
             }
             for idx in std::mem::take(&mut self.again) {
                 self.read(idx, false);
@@ -231,8 +241,19 @@ impl Worker<'_> {
         self.slots.get_mut(idx)?.conn.as_mut()
     }
 
-    fn on_event(&mut self, idx: usize, gen: u32, readable: bool, writable: bool, closed: bool, now: Instant) {
-        let live = self.slots.get(idx).is_some_and(|s| s.gen == gen && s.conn.is_some());
+    fn on_event(
+        &mut self,
+        idx: usize,
+        gen: u32,
+        readable: bool,
+        writable: bool,
+        closed: bool,
+        now: Instant,
+    ) {
+        let live = self
+            .slots
+            .get(idx)
+            .is_some_and(|s| s.gen == gen && s.conn.is_some());
         if !live {
             return;
         }
@@ -270,8 +291,12 @@ impl Worker<'_> {
         let torrent = Arc::clone(&self.cfg.torrent);
         let mut drained = false;
         for _ in 0..READS_PER_TURN {
-            let Some(slot) = self.slots.get_mut(idx) else { return };
-            let Some(conn) = slot.conn.as_mut() else { return };
+            let Some(slot) = self.slots.get_mut(idx) else {
+                return;
+            };
+            let Some(conn) = slot.conn.as_mut() else {
+                return;
+            };
             let c = conn.carry.len();
             let Some((head, space)) = self.scratch.split_at_mut_checked(c) else {
                 return;
@@ -300,7 +325,8 @@ impl Worker<'_> {
                     match conn.session.on_bytes(data, &mut ctx) {
                         Ok(used) => {
                             conn.carry.clear();
-                            conn.carry.extend_from_slice(data.get(used..).unwrap_or_default());
+                            conn.carry
+                                .extend_from_slice(data.get(used..).unwrap_or_default());
                         }
                         Err(e) => return self.fail(idx, e.kind(), e.to_string(), now),
                     }
@@ -356,7 +382,9 @@ impl Worker<'_> {
 
     fn connect(&mut self, idx: usize, now: Instant) {
         let cfg = self.cfg;
-        let Some(slot) = self.slots.get_mut(idx) else { return };
+        let Some(slot) = self.slots.get_mut(idx) else {
+            return;
+        };
         slot.gen = slot.gen.wrapping_add(1);
         self.stats.counters.connect_attempts += 1;
         slot.first_start.get_or_insert(now);
@@ -371,7 +399,13 @@ impl Worker<'_> {
         match result {
             Ok(stream) => {
                 let seed = cfg.seed ^ ((slot.peer as u64) << 20) ^ u64::from(slot.gen);
-                let session = Session::new(&cfg.torrent, &cfg.session, peer_id(slot.peer, slot.gen), seed, now);
+                let session = Session::new(
+                    &cfg.torrent,
+                    &cfg.session,
+                    peer_id(slot.peer, slot.gen),
+                    seed,
+                    now,
+                );
                 slot.conn = Some(Conn {
                     stream,
                     connected: false,
@@ -390,7 +424,9 @@ impl Worker<'_> {
     }
 
     fn close(&mut self, idx: usize) {
-        let Some(slot) = self.slots.get_mut(idx) else { return };
+        let Some(slot) = self.slots.get_mut(idx) else {
+            return;
+        };
         if let Some(mut conn) = slot.conn.take() {
             let _ = self.poll.registry().deregister(&mut conn.stream);
         }

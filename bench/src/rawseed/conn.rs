@@ -114,7 +114,8 @@ impl SeedConn {
                     let data = scratch.get(..c + n).unwrap_or_default();
                     let used = self.on_bytes(data, torrent, limits, stats)?;
                     self.carry.clear();
-                    self.carry.extend_from_slice(data.get(used..).unwrap_or_default());
+                    self.carry
+                        .extend_from_slice(data.get(used..).unwrap_or_default());
                     if n < room {
                         return Ok(false);
                     }
@@ -199,7 +200,12 @@ impl SeedConn {
         push(&mut self.ctrl, &Message::Unchoke);
     }
 
-    fn on_request(&mut self, r: BlockRequest, torrent: &Torrent, stats: &mut SeedStats) -> Result<(), Close> {
+    fn on_request(
+        &mut self,
+        r: BlockRequest,
+        torrent: &Torrent,
+        stats: &mut SeedStats,
+    ) -> Result<(), Close> {
         stats.requests += 1;
         let block = torrent
             .geometry
@@ -223,7 +229,11 @@ impl SeedConn {
 
     /// Sends queued control bytes and blocks until done, blocked or out of
     /// budget.
-    pub(crate) fn flush(&mut self, storage: &Storage, stats: &mut SeedStats) -> Result<Flushed, Close> {
+    pub(crate) fn flush(
+        &mut self,
+        storage: &Storage,
+        stats: &mut SeedStats,
+    ) -> Result<Flushed, Close> {
         let mut budget = FLUSH_BUDGET;
         let mut headers = [[0u8; PIECE_HEADER_LEN]; BATCH];
         loop {
@@ -250,7 +260,9 @@ impl SeedConn {
                 for chunk in chunks {
                     let s: &[u8] = match chunk {
                         Chunk::Mapped(s) => s,
-                        Chunk::Zeros(n) => ZEROS.get(..usize::try_from(n).unwrap_or(0)).unwrap_or_default(),
+                        Chunk::Zeros(n) => ZEROS
+                            .get(..usize::try_from(n).unwrap_or(0))
+                            .unwrap_or_default(),
                     };
                     push_skipping(&mut iov, s, &mut skip);
                 }
@@ -275,7 +287,9 @@ impl SeedConn {
                 }
             }
             while n > 0 {
-                let Some(front) = self.queue.front() else { break };
+                let Some(front) = self.queue.front() else {
+                    break;
+                };
                 let total = PIECE_HEADER_LEN + usize::try_from(front.length()).unwrap_or(0);
                 let left = total - self.front_sent.min(total);
                 if n >= left {
@@ -303,4 +317,110 @@ fn push_skipping<'a>(iov: &mut Vec<IoSlice<'a>>, s: &'a [u8], skip: &mut usize) 
         iov.push(IoSlice::new(rest));
     }
     *skip = 0;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use seedcore_protocol::metainfo::{build::TorrentBuilder, Metainfo};
+    use seedcore_protocol::wire::decode_all;
+
+    fn torrent(len: u64) -> Torrent {
+        let pieces = usize::try_from(len.div_ceil(16384)).unwrap();
+        let bytes = TorrentBuilder::new("t", 16384)
+            .file(vec![], len)
+            .v1_pieces(vec![[0; 20]; pieces])
+            .build()
+            .unwrap();
+        Torrent::from_meta(Metainfo::from_bytes(&bytes).unwrap())
+    }
+
+    fn conn() -> (SeedConn, std::net::TcpStream) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, _) = l.accept().unwrap();
+        s.set_nonblocking(true).unwrap();
+        (SeedConn::new(TcpStream::from_std(s)), c)
+    }
+
+    #[test]
+    fn plain_peer_gets_a_bitfield_and_over_limit_requests_are_dropped() {
+        let t = torrent(10 * 16384 - 5);
+        let (mut c, _client) = conn();
+        let mut stats = SeedStats::default();
+        let limits = Limits::for_pieces(10);
+        let mut input = Handshake::new(Reserved::EMPTY, t.info_hash, [7; 20])
+            .to_bytes()
+            .to_vec();
+        let req = Message::Request(BlockRequest {
+            index: 9,
+            begin: 0,
+            length: 16384 - 5,
+        });
+        for _ in 0..MAX_QUEUE + 3 {
+            req.encode(&mut input).unwrap();
+        }
+        assert_eq!(
+            c.on_bytes(&input, &t, &limits, &mut stats).unwrap(),
+            input.len()
+        );
+        assert_eq!(&c.ctrl[..20], b"\x13BitTorrent protocol");
+        let (msgs, _) = decode_all(&c.ctrl[68..], &Limits::default()).unwrap();
+        assert_eq!(
+            msgs,
+            vec![Message::Bitfield(&[0xFF, 0xC0]), Message::Unchoke]
+        );
+        assert_eq!(c.queue.len(), MAX_QUEUE);
+        assert_eq!(
+            (stats.requests, stats.dropped, stats.rejected),
+            (MAX_QUEUE as u64 + 3, 3, 0)
+        );
+    }
+
+    #[test]
+    fn fast_peer_gets_have_all_rejects_and_bad_requests_close() {
+        let t = torrent(4 * 16384);
+        let (mut c, _client) = conn();
+        let mut stats = SeedStats::default();
+        let limits = Limits::for_pieces(4);
+        let mut r = Reserved::EMPTY;
+        r.set_fast(true);
+        let mut input = Handshake::new(r, t.info_hash, [7; 20]).to_bytes().to_vec();
+        let ok = BlockRequest {
+            index: 0,
+            begin: 0,
+            length: 16384,
+        };
+        for _ in 0..=MAX_QUEUE {
+            Message::Request(ok).encode(&mut input).unwrap();
+        }
+        c.on_bytes(&input, &t, &limits, &mut stats).unwrap();
+        let (msgs, _) = decode_all(&c.ctrl[68..], &Limits::default()).unwrap();
+        assert_eq!(
+            msgs,
+            vec![
+                Message::HaveAll,
+                Message::Unchoke,
+                Message::RejectRequest(ok)
+            ]
+        );
+        assert_eq!(stats.rejected, 1);
+        let bad = Message::Request(BlockRequest {
+            index: 4,
+            begin: 0,
+            length: 16384,
+        })
+        .to_vec()
+        .unwrap();
+        assert!(matches!(
+            c.on_bytes(&bad, &t, &limits, &mut stats),
+            Err(Close::Protocol(_))
+        ));
+        let mut other = SeedConn::new(conn().0.stream);
+        let foreign = Handshake::new(r, [1; 20], [7; 20]).to_bytes();
+        assert!(matches!(
+            other.on_bytes(&foreign, &t, &limits, &mut stats),
+            Err(Close::Protocol(_))
+        ));
+    }
 }

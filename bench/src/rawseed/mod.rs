@@ -24,8 +24,8 @@ use seedcore_protocol::wire::Limits;
 use seedcore_storage::{FileState, Storage, StorageError};
 use serde::Serialize;
 
-pub use conn::{BATCH, MAX_QUEUE};
 use conn::{Close, Flushed, SeedConn};
+pub use conn::{BATCH, MAX_QUEUE};
 
 use crate::net::{self, NetError};
 use crate::torrent::Torrent;
@@ -63,7 +63,9 @@ pub enum RawSeedError {
     #[error("cannot open the torrent's data: {0}")]
     Storage(#[from] StorageError),
     /// A file is missing or has the wrong size.
-    #[error("data file {path} is {state:?}; point --data at the folder holding the torrent's files")]
+    #[error(
+        "data file {path} is {state:?}; point --data at the folder holding the torrent's files"
+    )]
     Data {
         /// The file.
         path: String,
@@ -119,7 +121,8 @@ impl SeedStats {
         self.protocol_errors += o.protocol_errors;
         self.closed += o.closed;
         if self.first_protocol_error.is_none() {
-            self.first_protocol_error.clone_from(&o.first_protocol_error);
+            self.first_protocol_error
+                .clone_from(&o.first_protocol_error);
         }
         if self.first_io_error.is_none() {
             self.first_io_error.clone_from(&o.first_io_error);
@@ -170,9 +173,11 @@ impl RawSeed {
         }
         let cores = thread::available_parallelism().map_or(1, |n| n.get());
         let threads = if cfg.threads == 0 { cores } else { cfg.threads };
-        let listeners = net::reuseport_listeners(cfg.listen, threads).map_err(|source| RawSeedError::Listen {
-            addr: cfg.listen,
-            source,
+        let listeners = net::reuseport_listeners(cfg.listen, threads).map_err(|source| {
+            RawSeedError::Listen {
+                addr: cfg.listen,
+                source,
+            }
         })?;
         let addr = listeners
             .first()
@@ -200,7 +205,11 @@ impl RawSeed {
         let mut handles = Vec::with_capacity(threads);
         let mut failures = Vec::new();
         for (i, listener) in self.listeners.into_iter().enumerate() {
-            let (t, s, stop) = (Arc::clone(&self.torrent), Arc::clone(&self.storage), Arc::clone(&stop));
+            let (t, s, stop) = (
+                Arc::clone(&self.torrent),
+                Arc::clone(&self.storage),
+                Arc::clone(&stop),
+            );
             let h = thread::Builder::new()
                 .name(format!("raw-seed-{i}"))
                 .spawn(move || serve(listener, &t, &s, &stop, deadline));
@@ -237,7 +246,8 @@ fn serve(
 ) -> io::Result<SeedStats> {
     let mut listener = mio::net::TcpListener::from_std(listener);
     let mut poll = Poll::new()?;
-    poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)?;
     let mut events = Events::with_capacity(1024);
     let limits = Limits::for_pieces(torrent.geometry.piece_count());
     let mut scratch = vec![0u8; usize::try_from(limits.max_frame()).unwrap_or(0) + 4 + 64 * 1024];
@@ -261,7 +271,8 @@ fn serve(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
-        let mut work: Vec<(usize, bool, bool)> = Vec::with_capacity(events.iter().count() + again.len());
+        let mut work: Vec<(usize, bool, bool)> =
+            Vec::with_capacity(events.iter().count() + again.len());
         let mut accept_now = std::mem::take(&mut accept_more);
         for ev in events.iter() {
             if ev.token() == LISTENER {
@@ -271,12 +282,25 @@ fn serve(
             let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
             work.push((ev.token().0, readable, ev.is_writable()));
         }
-        work.extend(std::mem::take(&mut again).into_iter().map(|i| (i, true, true)));
+        work.extend(
+            std::mem::take(&mut again)
+                .into_iter()
+                .map(|i| (i, true, true)),
+        );
         if accept_now {
-            accept_more = accept(&mut listener, &poll, &mut conns, &mut free, &mut stats, &mut again);
+            accept_more = accept(
+                &mut listener,
+                &poll,
+                &mut conns,
+                &mut free,
+                &mut stats,
+                &mut again,
+            );
         }
         for (idx, readable, writable) in work {
-            let Some(Some(c)) = conns.get_mut(idx) else { continue };
+            let Some(Some(c)) = conns.get_mut(idx) else {
+                continue;
+            };
             let mut more = false;
             let mut result = Ok(());
             if readable {
@@ -339,7 +363,11 @@ fn accept(
         let idx = free.pop().unwrap_or(conns.len());
         if poll
             .registry()
-            .register(&mut stream, Token(idx), Interest::READABLE | Interest::WRITABLE)
+            .register(
+                &mut stream,
+                Token(idx),
+                Interest::READABLE | Interest::WRITABLE,
+            )
             .is_err()
         {
             if idx < conns.len() {

@@ -12,7 +12,7 @@
 mod metainfo_support;
 
 use metainfo_support::{decode, pattern, v2_hashes};
-use seedcore_protocol::bencode::Value;
+use seedcore_protocol::bencode::OwnedValue as Value;
 use seedcore_protocol::metainfo::build::{BuildError, TorrentBuilder};
 use seedcore_protocol::metainfo::{FileAttr, MetaVersion, MetainfoError};
 

@@ -13,7 +13,7 @@ mod metainfo_support;
 
 use metainfo_support::Step::{I, K};
 use metainfo_support::*;
-use seedcore_protocol::bencode::Value;
+use seedcore_protocol::bencode::OwnedValue as Value;
 use seedcore_protocol::metainfo::build::TorrentBuilder;
 use seedcore_protocol::metainfo::limits::{
     MAX_COMPONENT_LEN, MAX_NESTING_DEPTH, MAX_PATH_DEPTH, MAX_TORRENT_SIZE,
@@ -94,13 +94,31 @@ fn not_bencode_or_not_a_dict() {
         Metainfo::from_bytes(&bytes),
         Err(MetainfoError::Bencode { .. })
     ));
-    // Unsorted keys: not canonical.
+    // Unsorted keys are bencode (metainfo_noncanonical.rs has the rest);
+    // what is missing is named.
     let err = Metainfo::from_bytes(b"d4:infod4:name1:a3:abci1eee").unwrap_err();
-    assert!(matches!(err, MetainfoError::Bencode { .. }), "{err}");
-    assert!(matches!(
-        Metainfo::from_bytes(b"d4:infoi-0ee"),
-        Err(MetainfoError::Bencode { .. })
-    ));
+    assert_eq!(err.field(), Some("info.pieces"), "{err}");
+    // `-0` is a valid integer (libtorrent reads it), just not a dictionary.
+    let err = Metainfo::from_bytes(b"d4:infoi-0ee").unwrap_err();
+    assert!(
+        matches!(
+            err,
+            MetainfoError::WrongType {
+                found: "an integer",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    for bad in [
+        &b"d4:infoi-ee"[..],
+        b"d4:infoi123456789012345678901ee",
+        b"d4:infoi+1ee",
+    ] {
+        let err = Metainfo::from_bytes(bad).unwrap_err();
+        assert!(matches!(err, MetainfoError::Bencode { .. }), "{err}");
+        assert_eq!(err.field(), Some("(top level)"), "{err}");
+    }
 }
 
 #[test]

@@ -12,9 +12,10 @@
 #[path = "session_pair.rs"]
 mod pair;
 
-use pair::{all_blocks, ext_handshake, v1_torrent, Got, Pair};
+use pair::{all_blocks, ext_handshake, v1_torrent, v2_torrent, Got, Pair};
 use seedcore_hash::sha1;
 use seedcore_protocol::ext::LtDontHave;
+use seedcore_protocol::metainfo::MetaVersion;
 use seedcore_protocol::session::{ext_ids, SessionConfig, SessionError, SessionEvent, TorrentId};
 use seedcore_protocol::wire::{BlockRequest, Message};
 
@@ -84,6 +85,8 @@ fn full_download_every_block_checked() {
         assert_eq!(stats.uploaded, total as u64);
         assert!(stats.sent > total as u64);
         assert_eq!(stats.queued_requests, 0);
+        assert_eq!(stats.requests, blocks.len() as u64);
+        assert_eq!(stats.refused_requests, 0);
         assert!(p.error.is_none());
     }
 }
@@ -490,4 +493,45 @@ fn interest_changes_are_coalesced() {
     p.send_raw(&wire);
     assert_eq!(p.take_events(), [SessionEvent::InterestChanged(true)]);
     assert_eq!(ext_ids::UT_PEX, 1);
+}
+
+/// libtorrent treats a v2 torrent's last file as padded to a piece
+/// boundary and asks for a whole block of the short last piece; the seed
+/// serves the padding as zeros (seen in interop with libtorrent 2.0.8).
+#[test]
+fn v2_last_piece_accepts_tail_padding_requests() {
+    let pl = 65536u32;
+    let len = 3 * pl as usize + 12345;
+    let t = v2_torrent(len, pl, MetaVersion::V2);
+    let mut p = Pair::connected(&t, true);
+    p.session.set_choked(p.now, false);
+    p.flush();
+    p.leecher.take();
+    p.send(Message::Request(req(3, 0, 16384)));
+    let got = p.leecher.take();
+    let [Got::Piece {
+        index: 3,
+        begin: 0,
+        data,
+    }] = &got[..]
+    else {
+        panic!("{got:?}")
+    };
+    assert_eq!(&data[..12345], &t.data[3 * pl as usize..]);
+    assert!(data[12345..].iter().all(|&b| b == 0));
+    // Past the padded piece: still refused.
+    p.send(Message::Request(req(3, 65536 - 100, 200)));
+    assert_eq!(p.leecher.take(), [Got::Reject(req(3, 65536 - 100, 200))]);
+    // v1 and hybrid single-file torrents have no tail padding.
+    for t in [
+        v1_torrent(len, pl, false),
+        v2_torrent(len, pl, MetaVersion::Hybrid),
+    ] {
+        let mut p = Pair::connected(&t, true);
+        p.session.set_choked(p.now, false);
+        p.flush();
+        p.leecher.take();
+        p.send(Message::Request(req(3, 0, 16384)));
+        assert_eq!(p.leecher.take(), [Got::Reject(req(3, 0, 16384))]);
+    }
 }

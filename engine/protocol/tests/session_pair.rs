@@ -352,8 +352,12 @@ impl Pair {
                     let torrent = self.session.torrent().unwrap();
                     let data = &self.data[torrent.0 as usize];
                     let mut v = header.to_vec();
+                    // Past the data (v2 tail padding): zeros, as a runtime sends.
                     let r = block.range();
-                    v.extend_from_slice(&data[r.start as usize..r.end as usize]);
+                    let end = (r.end as usize).min(data.len());
+                    let start = (r.start as usize).min(end);
+                    v.extend_from_slice(&data[start..end]);
+                    v.resize(v.len() + (r.end - r.start) as usize - (end - start), 0);
                     v
                 }
             };

@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 
 use proptest::prelude::*;
+use seedcore_protocol::bencode::{self, Limits};
 use seedcore_protocol::ext::{
-    lenient, AzureusExtendedList, ExtendedHandshake, LtDontHave, LtMetadata, PexFlags, UtMetadata,
-    UtPex,
+    AzureusExtendedList, ExtendedHandshake, LtDontHave, LtMetadata, PexFlags, UtMetadata, UtPex,
 };
 
 fn ip() -> impl Strategy<Value = IpAddr> {
@@ -154,12 +154,12 @@ proptest! {
         let _ = LtMetadata::decode(&buf);
         let _ = LtDontHave::decode(&buf);
         let _ = AzureusExtendedList::decode(&buf);
-        if let Ok((value, used)) = lenient::parse_prefix(&buf) {
+        if let Ok((value, used)) = bencode::read_prefix(&buf, Limits::EXTENSION) {
             prop_assert!(used <= buf.len());
             // Walking whatever was parsed must not panic either.
-            if let lenient::Value::Dict(d) = value {
+            if let bencode::Value::Dict(d) = value {
                 for (_, v) in d.iter() {
-                    if let lenient::Value::List(l) = v {
+                    if let bencode::Value::List(l) = v {
                         let _ = l.iter().count();
                     }
                 }
@@ -183,7 +183,7 @@ proptest! {
 
 #[test]
 fn m_with_many_entries_in_random_order_is_read() {
-    // Keys deliberately unsorted: lenient decoding keeps every entry.
+    // Keys deliberately unsorted: the reader keeps every entry.
     let mut raw = b"d1:md".to_vec();
     let mut want = BTreeMap::new();
     for (i, name) in ["zz", "yy", "aa", "mm"].iter().enumerate() {

@@ -119,13 +119,13 @@ impl FromStr for Span {
 impl fmt::Display for Span {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0.as_millis();
-        if ms % 1000 != 0 {
+        if !ms.is_multiple_of(1000) {
             write!(f, "{ms}ms")
         } else {
             let s = self.0.as_secs();
-            if s != 0 && s % 3600 == 0 {
+            if s != 0 && s.is_multiple_of(3600) {
                 write!(f, "{}h", s / 3600)
-            } else if s != 0 && s % 60 == 0 {
+            } else if s != 0 && s.is_multiple_of(60) {
                 write!(f, "{}m", s / 60)
             } else {
                 write!(f, "{s}s")
@@ -164,11 +164,11 @@ impl FromStr for Bytes {
 impl fmt::Display for Bytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.0;
-        if n != 0 && n % (1 << 30) == 0 {
+        if n != 0 && n.is_multiple_of(1 << 30) {
             write!(f, "{}G", n >> 30)
-        } else if n != 0 && n % (1 << 20) == 0 {
+        } else if n != 0 && n.is_multiple_of(1 << 20) {
             write!(f, "{}M", n >> 20)
-        } else if n != 0 && n % (1 << 10) == 0 {
+        } else if n != 0 && n.is_multiple_of(1 << 10) {
             write!(f, "{}K", n >> 10)
         } else {
             write!(f, "{n}")

@@ -90,11 +90,6 @@ pub fn mailbox<T>() -> (MailSender<T>, Mailbox<T>) {
 }
 
 impl<T> Mailbox<T> {
-    /// The next message, without waiting.
-    pub fn try_recv(&self) -> Option<T> {
-        self.rx.try_recv().ok()
-    }
-
     /// Waits for the next message; `None` once every sender is gone.
     pub fn recv(&self) -> Recv<'_, T> {
         Recv { mailbox: self }
@@ -156,6 +151,6 @@ mod tests {
             sum
         });
         sender.join().unwrap();
-        assert_eq!(sum, (0..1000u64).sum());
+        assert_eq!(sum, (0..1000u64).sum::<u64>());
     }
 }

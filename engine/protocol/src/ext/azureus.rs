@@ -7,14 +7,12 @@
 //!
 //! The example in the spec is itself unsorted
 //! (`PEER_EXCHANGE`, `PEER_MESSAGE`, `NEW_INCREDIBLE_FEATURE`), which is why
-//! the extension decoders read bencode leniently (see [`super::lenient`]).
+//! the crate's bencode reader accepts any key order (see [`crate::bencode`]).
 
 use std::collections::BTreeMap;
 
-use bendy::encoding::Encoder;
-
 use super::error::ExtError;
-use super::lenient;
+use crate::bencode::{self, OwnedValue};
 
 const MSG: &str = "BT_EXTENDED_LST";
 
@@ -33,7 +31,7 @@ impl AzureusExtendedList {
     /// Decodes the body of a `BT_EXTENDED_LST` message. Entries with a
     /// non-UTF-8 name or a non-int32 id are skipped.
     pub fn decode(payload: &[u8]) -> Result<AzureusExtendedList, ExtError> {
-        let d = lenient::parse_dict(payload).map_err(ExtError::bencode(MSG))?;
+        let d = bencode::read_dict(payload, super::LIMITS).map_err(ExtError::bencode(MSG))?;
         let count = d.len();
         if count > MAX_CAPABILITIES {
             return Err(ExtError::TooMany {
@@ -58,25 +56,21 @@ impl AzureusExtendedList {
         self.capabilities.get(name).copied()
     }
 
-    /// Appends the bencoded dictionary (keys sorted).
+    /// Appends the bencoded dictionary (keys sorted). Never fails; the
+    /// `Result` is kept for existing callers.
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), ExtError> {
-        let mut enc = Encoder::new().with_max_depth(1);
-        enc.emit_dict(|mut d| {
-            for (name, id) in &self.capabilities {
-                d.emit_pair(name.as_bytes(), *id)?;
-            }
-            Ok(())
-        })
-        .map_err(ExtError::encode(MSG))?;
-        out.extend_from_slice(&enc.get_output().map_err(ExtError::encode(MSG))?);
+        self.capabilities
+            .iter()
+            .fold(OwnedValue::dict(), |d, (name, id)| {
+                d.with(name, OwnedValue::int(*id))
+            })
+            .encode_into(out);
         Ok(())
     }
 
     /// The bencoded dictionary in a new vector.
     pub fn to_vec(&self) -> Result<Vec<u8>, ExtError> {
-        let mut out = Vec::new();
-        self.encode(&mut out)?;
-        Ok(out)
+        super::collect(|out| self.encode(out))
     }
 }
 
@@ -125,7 +119,7 @@ mod tests {
                 consumed: frame.len()
             })
         );
-        let d = lenient::parse_dict(payload).unwrap();
+        let d = bencode::read_dict(payload, super::super::LIMITS).unwrap();
         assert_eq!(d.int(b"PEER_PORT"), Some(6861));
     }
 }

@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-use super::lenient::BencodeError;
+use crate::bencode::BencodeError;
 
 /// What went wrong decoding (or, for `Encode`, encoding) an extension message.
 ///
@@ -92,8 +92,9 @@ pub enum ExtError {
         /// The type sent.
         msg_type: i64,
     },
-    /// Encoding failed: a value this side built is not encodable (a bug in
-    /// the caller, never peer input).
+    /// Encoding failed: a value this side built does not fit the message
+    /// (an `LT_metadata` size out of range; a bug in the caller, never peer
+    /// input). Bencoded messages cannot fail to encode.
     #[error("{msg}: cannot encode: {reason}")]
     Encode {
         /// Which message.
@@ -106,12 +107,5 @@ pub enum ExtError {
 impl ExtError {
     pub(crate) fn bencode(msg: &'static str) -> impl FnOnce(BencodeError) -> ExtError {
         move |source| ExtError::Bencode { msg, source }
-    }
-
-    pub(crate) fn encode(msg: &'static str) -> impl FnOnce(bendy::encoding::Error) -> ExtError {
-        move |e| ExtError::Encode {
-            msg,
-            reason: e.to_string(),
-        }
     }
 }

@@ -9,10 +9,8 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use bendy::encoding::{Encoder, SingleItemEncoder};
-
 use super::error::ExtError;
-use super::lenient::{self, Value};
+use crate::bencode::{self, OwnedValue, Value};
 
 const MSG: &str = "extended handshake";
 
@@ -96,7 +94,7 @@ fn ip_bytes(ip: &IpAddr) -> Vec<u8> {
 impl ExtendedHandshake {
     /// Decodes the payload of an extended message with id 0.
     pub fn decode(payload: &[u8]) -> Result<ExtendedHandshake, ExtError> {
-        let d = lenient::parse_dict(payload).map_err(ExtError::bencode(MSG))?;
+        let d = bencode::read_dict(payload, super::LIMITS).map_err(ExtError::bencode(MSG))?;
         // One pass over the entries, keeping the first value of each known
         // key (a lookup per key would re-read the dictionary ten times).
         let mut first: [Option<Value<'_>>; KEYS.len()] = [None; KEYS.len()];
@@ -157,57 +155,51 @@ impl ExtendedHandshake {
         self.m.get(name).copied().filter(|&id| id != 0)
     }
 
+    /// The dictionary this handshake encodes to (absent fields omitted).
+    fn to_value(&self) -> OwnedValue {
+        let mut d = OwnedValue::dict();
+        let m = self.m.iter().fold(OwnedValue::dict(), |m, (name, id)| {
+            m.with(name, OwnedValue::int(*id))
+        });
+        d.insert("m", m);
+        let ints = [
+            ("e", self.e.map(i64::from)),
+            ("metadata_size", self.metadata_size.map(i64::from)),
+            ("p", self.p.map(i64::from)),
+            ("reqq", self.reqq.map(i64::from)),
+            ("upload_only", self.upload_only.map(i64::from)),
+        ];
+        for (key, value) in ints {
+            if let Some(n) = value {
+                d.insert(key, OwnedValue::Int(n));
+            }
+        }
+        let strings = [
+            ("ipv4", self.ipv4.map(|ip| ip.octets().to_vec())),
+            ("ipv6", self.ipv6.map(|ip| ip.octets().to_vec())),
+            ("v", self.v.as_ref().map(|v| v.as_bytes().to_vec())),
+            ("yourip", self.yourip.as_ref().map(ip_bytes)),
+        ];
+        for (key, value) in strings {
+            if let Some(b) = value {
+                d.insert(key, OwnedValue::Bytes(b));
+            }
+        }
+        d
+    }
+
     /// Appends the bencoded dictionary (keys sorted, absent fields omitted).
+    /// Never fails; the `Result` is kept for callers written against the
+    /// fallible encoder this replaced.
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), ExtError> {
-        let mut enc = Encoder::new().with_max_depth(3);
-        enc.emit_dict(|mut d| {
-            if let Some(e) = self.e {
-                d.emit_pair(b"e", u8::from(e))?;
-            }
-            if let Some(ip) = self.ipv4 {
-                d.emit_pair_with(b"ipv4", |e| e.emit_bytes(&ip.octets()))?;
-            }
-            if let Some(ip) = self.ipv6 {
-                d.emit_pair_with(b"ipv6", |e| e.emit_bytes(&ip.octets()))?;
-            }
-            d.emit_pair_with(b"m", |e: SingleItemEncoder<'_>| {
-                e.emit_dict(|mut md| {
-                    for (name, id) in &self.m {
-                        md.emit_pair(name.as_bytes(), *id)?;
-                    }
-                    Ok(())
-                })
-            })?;
-            if let Some(size) = self.metadata_size {
-                d.emit_pair(b"metadata_size", size)?;
-            }
-            if let Some(p) = self.p {
-                d.emit_pair(b"p", p)?;
-            }
-            if let Some(reqq) = self.reqq {
-                d.emit_pair(b"reqq", reqq)?;
-            }
-            if let Some(u) = self.upload_only {
-                d.emit_pair(b"upload_only", u8::from(u))?;
-            }
-            if let Some(v) = &self.v {
-                d.emit_pair_with(b"v", |e| e.emit_bytes(v.as_bytes()))?;
-            }
-            if let Some(ip) = &self.yourip {
-                d.emit_pair_with(b"yourip", |e| e.emit_bytes(&ip_bytes(ip)))?;
-            }
-            Ok(())
-        })
-        .map_err(ExtError::encode(MSG))?;
-        out.extend_from_slice(&enc.get_output().map_err(ExtError::encode(MSG))?);
+        self.to_value().encode_into(out);
         Ok(())
     }
 
-    /// The bencoded dictionary in a new vector.
+    /// The bencoded dictionary in a new vector (never fails, see
+    /// [`ExtendedHandshake::encode`]).
     pub fn to_bytes(&self) -> Result<Vec<u8>, ExtError> {
-        let mut out = Vec::new();
-        self.encode(&mut out)?;
-        Ok(out)
+        super::collect(|out| self.encode(out))
     }
 }
 

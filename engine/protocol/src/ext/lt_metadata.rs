@@ -129,9 +129,7 @@ impl<'a> LtMetadata<'a> {
 
     /// The payload in a new vector.
     pub fn to_vec(&self) -> Result<Vec<u8>, ExtError> {
-        let mut out = Vec::new();
-        self.encode(&mut out)?;
-        Ok(out)
+        super::collect(|out| self.encode(out))
     }
 }
 

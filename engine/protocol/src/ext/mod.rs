@@ -9,14 +9,15 @@
 //! Why it is built this way:
 //! - The wire layer has already bounded the payload (`Limits::max_extended`),
 //!   and each decoder bounds again what it allocates from it: bencode depth
-//!   and length ([`lenient::MAX_DEPTH`], [`lenient::MAX_LEN`]), entries in `m`,
-//!   peers per PEX list, bytes per metadata block.
-//! - Decoding is lenient where peers differ and strict where they cannot:
-//!   unsorted keys and unknown keys are accepted (libtorrent does the same),
-//!   known keys of the wrong type read as absent, but broken bencode or a
-//!   compact peer list with a partial entry is an error.
-//! - Encoding goes through bendy, whose sorted-dictionary encoder guarantees
-//!   canonical output (sorted keys) that every client accepts.
+//!   and length ([`bencode::Limits::EXTENSION`](crate::bencode::Limits::EXTENSION)), entries in `m`, peers per PEX list,
+//!   bytes per metadata block.
+//! - Bencode is read by the crate's one reader ([`crate::bencode`]), which
+//!   allocates nothing: unsorted and unknown keys are accepted (libtorrent
+//!   does the same; the Azureus spec's own example is unsorted) and a repeated
+//!   key's first value wins. Known keys of the wrong type read as absent, but
+//!   broken bencode or a compact peer list with a partial entry is an error.
+//! - Encoding builds a [`bencode::OwnedValue`](crate::bencode::OwnedValue), whose dictionaries are always in
+//!   canonical (sorted) order, so every client accepts what we send.
 //!
 //! The extended ids are per peer: the id to *send* a message under is the one
 //! the *peer* put in its handshake's `m` ([`ExtendedHandshake::id_of`]).
@@ -34,7 +35,6 @@
 pub mod azureus;
 mod error;
 mod handshake;
-pub mod lenient;
 mod lt_donthave;
 mod lt_metadata;
 mod ut_metadata;
@@ -47,6 +47,18 @@ pub use lt_donthave::LtDontHave;
 pub use lt_metadata::{LtMetadata, MAX_BLOCK as LT_METADATA_MAX_BLOCK};
 pub use ut_metadata::{msg_type, UtMetadata, METADATA_PIECE_SIZE};
 pub use ut_pex::{PexFlags, UtPex, DEFAULT_MAX_PEERS};
+
+use crate::bencode::Limits;
+
+/// Bounds on the bencode of one extension message.
+const LIMITS: Limits = Limits::EXTENSION;
+
+/// Runs `encode` into a new vector: the body of every message's `to_vec`.
+fn collect(encode: impl FnOnce(&mut Vec<u8>) -> Result<(), ExtError>) -> Result<Vec<u8>, ExtError> {
+    let mut out = Vec::new();
+    encode(&mut out)?;
+    Ok(out)
+}
 
 /// The extended id of the BEP 10 handshake itself.
 pub const HANDSHAKE_ID: u8 = 0;

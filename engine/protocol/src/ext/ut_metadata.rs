@@ -5,13 +5,11 @@
 //! `total_size`); a data message is followed by the raw metadata bytes, right
 //! after the dictionary's closing `e` and with no length of their own. So the
 //! decoder has to find where the dictionary ends, which is why it reads the
-//! dictionary with [`lenient::parse_dict_prefix`] and hands back the rest as
+//! dictionary with [`bencode::read_dict_prefix`] and hands back the rest as
 //! borrowed bytes.
 
-use bendy::encoding::Encoder;
-
 use super::error::ExtError;
-use super::lenient;
+use crate::bencode::{self, BencodeError, OwnedValue};
 
 const MSG: &str = "ut_metadata";
 
@@ -53,7 +51,7 @@ pub enum UtMetadata<'a> {
     },
 }
 
-fn required<T: TryFrom<i64>>(d: &lenient::Dict<'_>, field: &'static str) -> Result<T, ExtError> {
+fn required<T: TryFrom<i64>>(d: &bencode::Dict<'_>, field: &'static str) -> Result<T, ExtError> {
     let value = d.int(field.as_bytes()).ok_or(ExtError::MissingField {
         msg: MSG,
         field,
@@ -72,7 +70,8 @@ impl<'a> UtMetadata<'a> {
     /// Bytes after the dictionary are only allowed (and required to be at
     /// most 16 KiB) for a data message.
     pub fn decode(payload: &'a [u8]) -> Result<UtMetadata<'a>, ExtError> {
-        let (d, used) = lenient::parse_dict_prefix(payload).map_err(ExtError::bencode(MSG))?;
+        let (d, used) =
+            bencode::read_dict_prefix(payload, super::LIMITS).map_err(ExtError::bencode(MSG))?;
         let rest = payload.get(used..).unwrap_or_default();
         let kind: i64 = required(&d, "msg_type")?;
         let piece = required(&d, "piece")?;
@@ -103,13 +102,14 @@ impl<'a> UtMetadata<'a> {
         if !rest.is_empty() {
             return Err(ExtError::Bencode {
                 msg: MSG,
-                source: lenient::BencodeError::Trailing { extra: rest.len() },
+                source: BencodeError::Trailing { extra: rest.len() },
             });
         }
         Ok(msg)
     }
 
-    /// Appends the payload: the dictionary, then the data for a data message.
+    /// Appends the payload: the dictionary, then the data for a data
+    /// message. Never fails; the `Result` is kept for existing callers.
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), ExtError> {
         let (kind, piece, total, data) = match *self {
             UtMetadata::Request { piece } => (msg_type::REQUEST, piece, None, &[][..]),
@@ -120,26 +120,20 @@ impl<'a> UtMetadata<'a> {
                 data,
             } => (msg_type::DATA, piece, Some(total_size), data),
         };
-        let mut enc = Encoder::new().with_max_depth(1);
-        enc.emit_dict(|mut d| {
-            d.emit_pair(b"msg_type", kind)?;
-            d.emit_pair(b"piece", piece)?;
-            if let Some(total) = total {
-                d.emit_pair(b"total_size", total)?;
-            }
-            Ok(())
-        })
-        .map_err(ExtError::encode(MSG))?;
-        out.extend_from_slice(&enc.get_output().map_err(ExtError::encode(MSG))?);
+        let mut d = OwnedValue::dict()
+            .with("msg_type", OwnedValue::Int(kind))
+            .with("piece", OwnedValue::int(piece));
+        if let Some(total) = total {
+            d.insert("total_size", OwnedValue::int(total));
+        }
+        d.encode_into(out);
         out.extend_from_slice(data);
         Ok(())
     }
 
     /// The payload in a new vector.
     pub fn to_vec(&self) -> Result<Vec<u8>, ExtError> {
-        let mut out = Vec::new();
-        self.encode(&mut out)?;
-        Ok(out)
+        super::collect(|out| self.encode(out))
     }
 }
 

@@ -10,10 +10,8 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 
-use bendy::encoding::Encoder;
-
 use super::error::ExtError;
-use super::lenient::{self, Dict};
+use crate::bencode::{self, Dict, OwnedValue};
 
 const MSG: &str = "ut_pex";
 
@@ -155,7 +153,7 @@ impl UtPex {
     /// Decodes a `ut_pex` payload, refusing any list with more than
     /// `max_peers` entries.
     pub fn decode_with_limit(payload: &[u8], max_peers: usize) -> Result<UtPex, ExtError> {
-        let d = lenient::parse_dict(payload).map_err(ExtError::bencode(MSG))?;
+        let d = bencode::read_dict(payload, super::LIMITS).map_err(ExtError::bencode(MSG))?;
         let added = compact(&d, "added", 6, max_peers, v4)?;
         let added6 = compact(&d, "added6", 18, max_peers, v6)?;
         Ok(UtPex {
@@ -175,7 +173,8 @@ impl UtPex {
     }
 
     /// Appends the bencoded payload. All six keys are always written, as
-    /// libtorrent does, so receivers that expect them find them.
+    /// libtorrent does, so receivers that expect them find them. Never
+    /// fails; the `Result` is kept for existing callers.
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), ExtError> {
         let mut added = Vec::with_capacity(self.added.len() * 6);
         let mut added6 = Vec::with_capacity(self.added6.len() * 18);
@@ -187,25 +186,20 @@ impl UtPex {
         self.dropped6.iter().for_each(|a| put_v6(&mut dropped6, a));
         let added_f: Vec<u8> = self.added.iter().map(|(_, f)| f.0).collect();
         let added6_f: Vec<u8> = self.added6.iter().map(|(_, f)| f.0).collect();
-        let mut enc = Encoder::new().with_max_depth(1);
-        enc.emit_dict(|mut d| {
-            d.emit_pair_with(b"added", |e| e.emit_bytes(&added))?;
-            d.emit_pair_with(b"added.f", |e| e.emit_bytes(&added_f))?;
-            d.emit_pair_with(b"added6", |e| e.emit_bytes(&added6))?;
-            d.emit_pair_with(b"added6.f", |e| e.emit_bytes(&added6_f))?;
-            d.emit_pair_with(b"dropped", |e| e.emit_bytes(&dropped))?;
-            d.emit_pair_with(b"dropped6", |e| e.emit_bytes(&dropped6))
-        })
-        .map_err(ExtError::encode(MSG))?;
-        out.extend_from_slice(&enc.get_output().map_err(ExtError::encode(MSG))?);
+        OwnedValue::dict()
+            .with("added", OwnedValue::Bytes(added))
+            .with("added.f", OwnedValue::Bytes(added_f))
+            .with("added6", OwnedValue::Bytes(added6))
+            .with("added6.f", OwnedValue::Bytes(added6_f))
+            .with("dropped", OwnedValue::Bytes(dropped))
+            .with("dropped6", OwnedValue::Bytes(dropped6))
+            .encode_into(out);
         Ok(())
     }
 
     /// The payload in a new vector.
     pub fn to_vec(&self) -> Result<Vec<u8>, ExtError> {
-        let mut out = Vec::new();
-        self.encode(&mut out)?;
-        Ok(out)
+        super::collect(|out| self.encode(out))
     }
 }
 

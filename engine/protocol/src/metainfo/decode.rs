@@ -1,17 +1,54 @@
-//! Typed reads over bendy's streaming decoder, each naming its field on error.
+//! Typed reads over the crate's streaming bencode reader, each naming its
+//! field on error.
 //!
-//! The parser walks bendy's `Object` stream directly instead of building a
-//! value tree first: memory stays proportional to what we keep, not to the
-//! number of bencode nodes in the input, and dictionary keys arrive in
-//! sorted order (bendy enforces it), which the v2 file tree relies on.
-
-use bendy::decoding::{DictDecoder, ListDecoder, Object};
+//! The parser walks the [`Decoder`]'s `Object` stream directly instead of
+//! building a value tree first: memory stays proportional to what we keep,
+//! not to the number of bencode nodes in the input, and the whole file is
+//! read in one pass however deep its file tree. Keys come in file order;
+//! where one repeats the first occurrence wins ([`Seen`]), as in libtorrent.
 
 use super::error::{Field, MetainfoError};
-use super::limits::{MAX_COMPONENT_LEN, MAX_PATH_DEPTH};
-use crate::bencode::{kind_name, parse_i64, parse_u64, IntError};
+use super::limits::{MAX_COMPONENT_LEN, MAX_NESTING_DEPTH, MAX_PATH_DEPTH, MAX_TORRENT_SIZE};
+use crate::bencode::{Decoder, DictDecoder, IntError, Limits, ListDecoder, Object};
 
 pub(crate) type Result<T> = std::result::Result<T, MetainfoError>;
+
+/// The reader bounds for a .torrent or an info dictionary.
+pub(crate) const LIMITS: Limits = Limits {
+    max_len: MAX_TORRENT_SIZE,
+    max_depth: MAX_NESTING_DEPTH,
+};
+
+/// A decoder over `bytes`, which the caller has already checked against
+/// [`MAX_TORRENT_SIZE`].
+pub(crate) fn decoder<'s>(bytes: &'s [u8], f: &Field<'_>) -> Result<Decoder<'s>> {
+    Decoder::new(bytes, LIMITS).map_err(|e| f.bencode(&e))
+}
+
+/// The known keys one dictionary has had so far. A key's first occurrence
+/// is read and later ones are skipped unread, which is what libtorrent's
+/// and Transmission's lookups amount to. Only known keys are recorded, so
+/// the capacity is the most any of our dictionaries knows.
+#[derive(Default)]
+pub(crate) struct Seen<'s> {
+    keys: [&'s [u8]; 16],
+    len: usize,
+}
+
+impl<'s> Seen<'s> {
+    /// True the first time `key` is passed.
+    pub(crate) fn first(&mut self, key: &'s [u8]) -> bool {
+        let seen = self.keys.get(..self.len).unwrap_or_default();
+        if seen.contains(&key) {
+            return false;
+        }
+        if let Some(slot) = self.keys.get_mut(self.len) {
+            *slot = key;
+            self.len += 1;
+        }
+        true
+    }
+}
 
 pub(crate) fn next_pair<'i, 's>(
     dict: &'i mut DictDecoder<'_, 's>,
@@ -30,21 +67,21 @@ pub(crate) fn next_item<'i, 's>(
 pub(crate) fn dict<'o, 's>(obj: Object<'o, 's>, f: &Field<'_>) -> Result<DictDecoder<'o, 's>> {
     match obj {
         Object::Dict(d) => Ok(d),
-        other => Err(f.wrong_type("a dictionary", kind_name(&other))),
+        other => Err(f.wrong_type("a dictionary", other.kind_name())),
     }
 }
 
 pub(crate) fn list<'o, 's>(obj: Object<'o, 's>, f: &Field<'_>) -> Result<ListDecoder<'o, 's>> {
     match obj {
         Object::List(l) => Ok(l),
-        other => Err(f.wrong_type("a list", kind_name(&other))),
+        other => Err(f.wrong_type("a list", other.kind_name())),
     }
 }
 
 pub(crate) fn bytes<'s>(obj: Object<'_, 's>, f: &Field<'_>) -> Result<&'s [u8]> {
     match obj {
         Object::Bytes(b) => Ok(b),
-        other => Err(f.wrong_type("a byte string", kind_name(&other))),
+        other => Err(f.wrong_type("a byte string", other.kind_name())),
     }
 }
 
@@ -63,20 +100,20 @@ pub(crate) fn lossy_text(obj: Object<'_, '_>, f: &Field<'_>) -> Result<String> {
 
 pub(crate) fn u64_value(obj: Object<'_, '_>, f: &Field<'_>) -> Result<u64> {
     match obj {
-        Object::Integer(digits) => parse_u64(digits).map_err(|e| match e {
-            IntError::Negative => f.invalid(format!("{digits} is negative")),
-            IntError::TooLarge => f.invalid(format!("{digits} does not fit in 64 bits")),
+        Object::Int(i) => i.to_u64().map_err(|e| match e {
+            IntError::Negative => f.invalid(format!("{} is negative", i.as_str())),
+            IntError::TooLarge => f.invalid(format!("{} does not fit in 64 bits", i.as_str())),
         }),
-        other => Err(f.wrong_type("an integer", kind_name(&other))),
+        other => Err(f.wrong_type("an integer", other.kind_name())),
     }
 }
 
 pub(crate) fn i64_value(obj: Object<'_, '_>, f: &Field<'_>) -> Result<i64> {
     match obj {
-        Object::Integer(digits) => {
-            parse_i64(digits).map_err(|_| f.invalid(format!("{digits} does not fit in 64 bits")))
-        }
-        other => Err(f.wrong_type("an integer", kind_name(&other))),
+        Object::Int(i) => i
+            .to_i64()
+            .map_err(|_| f.invalid(format!("{} does not fit in 64 bits", i.as_str()))),
+        other => Err(f.wrong_type("an integer", other.kind_name())),
     }
 }
 
@@ -153,6 +190,15 @@ pub(crate) fn components(raw: &[&[u8]], f: &Field<'_>) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn first_occurrence_wins() {
+        let mut seen = Seen::default();
+        assert!(seen.first(b"length"));
+        assert!(seen.first(b"path"));
+        assert!(!seen.first(b"length"));
+        assert!(!seen.first(b"path"));
+    }
 
     #[test]
     fn component_rules() {

@@ -7,6 +7,8 @@
 
 use std::fmt::{self, Write as _};
 
+use crate::bencode::BencodeError;
+
 /// Why a .torrent (or info dictionary) was rejected. Every variant but
 /// [`MetainfoError::TooLarge`] names the field, in the form
 /// `info.files[3].path[1]` or `info.file tree["dir"]["a.txt"][""].length`.
@@ -24,7 +26,8 @@ pub enum MetainfoError {
         /// The limit.
         max: usize,
     },
-    /// The bytes are not valid canonical bencode.
+    /// The bytes are not valid bencode (see [`crate::bencode`] for what the
+    /// reader accepts).
     #[error("{field}: not valid bencode ({reason}); the file is damaged or not a .torrent")]
     Bencode {
         /// The innermost field being read.
@@ -186,18 +189,10 @@ impl<'a> Field<'a> {
         }
     }
 
-    pub(crate) fn bencode(&self, err: &bendy::decoding::Error) -> MetainfoError {
-        // bendy's Display may add a context line; keep one line.
-        let mut reason = err.to_string().replace('\n', " ").replace('\t', "");
-        if reason.contains("not sorted") {
-            reason.push_str(
-                "; dictionary keys must be unique and in byte order (canonical bencode), \
-                 so the torrent was written by a non-conforming tool",
-            );
-        }
+    pub(crate) fn bencode(&self, err: &BencodeError) -> MetainfoError {
         MetainfoError::Bencode {
             field: self.render(),
-            reason,
+            reason: err.to_string(),
         }
     }
 }

@@ -2,12 +2,11 @@
 //! `file tree` (BEP 52). Both parse into [`RawFile`]s whose paths are
 //! relative to the torrent's folder; `parse` then lays them out.
 
-use bendy::decoding::{DictDecoder, ListDecoder, Object};
-
-use super::decode::{self, component, components, next_item, next_pair, raw_path, Result};
+use super::decode::{self, component, components, next_item, next_pair, raw_path, Result, Seen};
 use super::error::Field;
 use super::limits::{MAX_FILES, MAX_PATH_DEPTH};
 use super::types::FileAttr;
+use crate::bencode::{DictDecoder, ListDecoder, Object};
 
 /// A file as listed, before layout.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,11 +41,13 @@ pub(crate) fn parse_attr(b: &[u8]) -> FileAttr {
 #[derive(Default)]
 pub(crate) struct Bep47<'s> {
     pub(crate) attr: FileAttr,
+    attr_seen: bool,
     pub(crate) symlink: Option<Vec<&'s [u8]>>,
 }
 
 impl<'s> Bep47<'s> {
-    /// Takes `attr` / `symlink path` if `key` is one of them; true when used.
+    /// Takes `attr` / `symlink path` if `key` is one of them (and its first
+    /// occurrence); true when used.
     pub(crate) fn take(
         &mut self,
         key: &[u8],
@@ -54,8 +55,13 @@ impl<'s> Bep47<'s> {
         f: &Field<'_>,
     ) -> Result<bool> {
         match key {
-            b"attr" => self.attr = parse_attr(decode::bytes(value, &f.key("attr"))?),
-            b"symlink path" => self.symlink = Some(raw_path(value, &f.key("symlink path"))?),
+            b"attr" if !self.attr_seen => {
+                self.attr = parse_attr(decode::bytes(value, &f.key("attr"))?);
+                self.attr_seen = true;
+            }
+            b"symlink path" if self.symlink.is_none() => {
+                self.symlink = Some(raw_path(value, &f.key("symlink path"))?);
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -98,11 +104,16 @@ fn parse_v1_file(mut d: DictDecoder<'_, '_>, f: &Field<'_>) -> Result<RawFile> {
     let mut path = None;
     let mut path_utf8 = None;
     let mut bep47 = Bep47::default();
+    let mut seen = Seen::default();
     while let Some((key, value)) = next_pair(&mut d, f)? {
         match key {
-            b"length" => length = Some(decode::u64_value(value, &f.key("length"))?),
-            b"path" => path = Some(raw_path(value, &f.key("path"))?),
-            b"path.utf-8" => path_utf8 = Some(raw_path(value, &f.key("path.utf-8"))?),
+            b"length" if seen.first(key) => {
+                length = Some(decode::u64_value(value, &f.key("length"))?)
+            }
+            b"path" if seen.first(key) => path = Some(raw_path(value, &f.key("path"))?),
+            b"path.utf-8" if seen.first(key) => {
+                path_utf8 = Some(raw_path(value, &f.key("path.utf-8"))?)
+            }
             other => {
                 bep47.take(other, value, f)?;
             }
@@ -135,7 +146,9 @@ fn parse_v1_file(mut d: DictDecoder<'_, '_>, f: &Field<'_>) -> Result<RawFile> {
 
 /// v2 `file tree`: nested dictionaries keyed by path component; a file is a
 /// dictionary whose only key is `""`, holding `length` and `pieces root`.
-/// Keys arrive sorted, so files come out in the tree's (canonical) order.
+/// Files come out in the order their keys appear, which is the canonical
+/// (sorted) order once `parse` has checked that a v2 info dictionary is
+/// canonical.
 pub(crate) fn parse_file_tree(d: DictDecoder<'_, '_>, f: &Field<'_>) -> Result<Vec<RawFile>> {
     let mut out = Vec::new();
     let mut prefix = Vec::new();
@@ -151,14 +164,24 @@ fn walk(
 ) -> Result<()> {
     let mut entries = 0usize;
     let mut is_file = false;
+    let both = "an entry cannot be both a file (it has a \"\" key) and a folder";
     while let Some((key, value)) = next_pair(&mut d, f)? {
         let kf = f.raw(key);
         entries += 1;
         if key.is_empty() {
+            if is_file {
+                // A repeated "": the first wins (and `parse` refuses the
+                // v2 info dictionary as non-canonical anyway).
+                continue;
+            }
             if prefix.is_empty() {
                 return Err(kf.invalid(
                     "a file needs a name: the top of the file tree cannot hold a \"\" entry",
                 ));
+            }
+            if entries > 1 {
+                // Folder entries came first (canonical order puts "" first).
+                return Err(f.invalid(both));
             }
             if out.len() >= MAX_FILES {
                 return Err(kf.limit(
@@ -171,9 +194,7 @@ fn walk(
             is_file = true;
         } else {
             if is_file {
-                return Err(
-                    kf.invalid("an entry cannot be both a file (it has a \"\" key) and a folder")
-                );
+                return Err(kf.invalid(both));
             }
             let name = component(key, &kf)?;
             if prefix.len() >= MAX_PATH_DEPTH {
@@ -204,10 +225,13 @@ fn parse_leaf(mut d: DictDecoder<'_, '_>, f: &Field<'_>, path: Vec<String>) -> R
     let mut length = None;
     let mut root = None;
     let mut bep47 = Bep47::default();
+    let mut seen = Seen::default();
     while let Some((key, value)) = next_pair(&mut d, f)? {
         match key {
-            b"length" => length = Some(decode::u64_value(value, &f.key("length"))?),
-            b"pieces root" => {
+            b"length" if seen.first(key) => {
+                length = Some(decode::u64_value(value, &f.key("length"))?)
+            }
+            b"pieces root" if seen.first(key) => {
                 let rf = f.key("pieces root");
                 let b = decode::bytes(value, &rf)?;
                 let r: [u8; 32] = b.try_into().map_err(|_| {

@@ -54,7 +54,7 @@ pub(crate) fn v2_offsets(
 /// `ceil(total / piece_length)`.
 pub(crate) fn piece_count(total: u64, piece_length: u32) -> u64 {
     let pl = u64::from(piece_length).max(1);
-    total / pl + u64::from(total % pl != 0)
+    total.div_ceil(pl)
 }
 
 #[cfg(test)]

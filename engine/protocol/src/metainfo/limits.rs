@@ -12,8 +12,9 @@
 pub const MAX_TORRENT_SIZE: usize = 64 * 1024 * 1024;
 
 /// Deepest nesting of lists and dictionaries. v1 torrents need 5 levels and
-/// a v2 file tree one more per folder level; 64 keeps a hostile
-/// `llll...` input from costing more than a few KiB of decoder state.
+/// a v2 file tree one more per folder level; 64 bounds the parser's
+/// recursion through a hostile file tree (the bencode reader itself keeps
+/// constant state at any depth).
 pub const MAX_NESTING_DEPTH: usize = 64;
 
 /// Most files (pad files included) one torrent may list. libtorrent's

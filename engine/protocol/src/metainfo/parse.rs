@@ -1,23 +1,31 @@
-//! `Metainfo::from_bytes`: the top-level dictionary, then the info dictionary.
+//! `Metainfo::from_bytes`: the top-level dictionary and, inside it, the info
+//! dictionary, in one pass.
 //!
-//! The info dictionary is taken as the exact bytes that appear in the file
-//! (bendy's `DictDecoder::into_raw`) and hashed as such: re-encoding would
-//! silently change the info-hash of any torrent with keys we drop. Those
-//! bytes are then decoded a second time to fill [`Info`]; checks that need
-//! more than one field (layout, v1/v2 agreement, piece layers) live in
-//! `assemble`.
+//! The info dictionary is read field by field and also taken as the exact
+//! bytes that appear in the file ([`DictDecoder::into_raw`]), which are
+//! what the info-hashes are computed over: re-encoding would change the
+//! info-hash of any torrent with keys we drop, or keys out of order.
+//! Checks that need more than one field (layout, v1/v2 agreement, piece
+//! layers) live in `assemble`.
+//!
+//! Leniency follows libtorrent: keys in any order, the first of a repeated
+//! key wins (later ones are skipped unread), bytes after the top-level
+//! dictionary are ignored. A v2 or hybrid info dictionary must however be
+//! canonical bencode, as libtorrent also requires, because its file order
+//! is its file tree's key order ([`check_canonical`]).
+//!
+//! [`DictDecoder::into_raw`]: crate::bencode::DictDecoder::into_raw
 
 use std::collections::BTreeMap;
 
-use bendy::decoding::{Decoder, Object};
-
 use super::assemble::{assemble, RawInfo};
-use super::decode::{self, next_item, next_pair, Result};
+use super::decode::{self, next_item, next_pair, Result, Seen, LIMITS};
 use super::digest;
 use super::error::{Field, MetainfoError};
 use super::files::{parse_file_tree, parse_v1_files};
-use super::limits::{MAX_NESTING_DEPTH, MAX_TORRENT_SIZE};
+use super::limits::MAX_TORRENT_SIZE;
 use super::types::{InfoHashV1, InfoHashV2, InfoHashes, Metainfo};
+use crate::bencode::{check_canonical, DictDecoder, Object};
 
 /// Raw `piece layers`: pieces root -> concatenated layer hashes.
 pub(crate) type RawLayers<'s> = BTreeMap<[u8; 32], &'s [u8]>;
@@ -38,27 +46,30 @@ impl Metainfo {
     /// The result has no trackers, web seeds or comment, and for v2 data no
     /// piece layers (those travel separately: BEP 52 hash requests).
     pub fn from_info_bytes(info: &[u8]) -> std::result::Result<Metainfo, MetainfoError> {
-        if info.len() > MAX_TORRENT_SIZE {
-            return Err(MetainfoError::TooLarge {
-                len: info.len(),
-                max: MAX_TORRENT_SIZE,
-            });
-        }
+        check_size(info)?;
         let root = Field::Root;
         let f = root.key("info");
-        let mut dec = Decoder::new(info).with_max_depth(MAX_NESTING_DEPTH);
+        let mut dec = decode::decoder(info, &f)?;
         let obj = dec
             .next_object()
             .map_err(|e| f.bencode(&e))?
             .ok_or_else(|| f.invalid("empty input: an info dictionary was expected"))?;
-        let raw = decode::dict(obj, &f)?
-            .into_raw()
-            .map_err(|e| f.bencode(&e))?;
-        finish(raw, None, Top::default())
+        let (raw, info_bytes) = parse_info(decode::dict(obj, &f)?, &f)?;
+        finish(raw, info_bytes, None, Top::default())
     }
 }
 
-/// The top-level keys other than `info`.
+fn check_size(bytes: &[u8]) -> Result<()> {
+    if bytes.len() > MAX_TORRENT_SIZE {
+        return Err(MetainfoError::TooLarge {
+            len: bytes.len(),
+            max: MAX_TORRENT_SIZE,
+        });
+    }
+    Ok(())
+}
+
+/// The top-level keys.
 #[derive(Default)]
 struct Top<'s> {
     announce: Option<String>,
@@ -68,64 +79,76 @@ struct Top<'s> {
     comment_utf8: Option<String>,
     created_by: Option<String>,
     creation_date: Option<i64>,
-    info: Option<&'s [u8]>,
+    /// The info dictionary's fields and its exact bytes.
+    info: Option<(RawInfo<'s>, &'s [u8])>,
     layers: Option<RawLayers<'s>>,
 }
 
 fn parse_torrent(bytes: &[u8]) -> Result<Metainfo> {
-    if bytes.len() > MAX_TORRENT_SIZE {
-        return Err(MetainfoError::TooLarge {
-            len: bytes.len(),
-            max: MAX_TORRENT_SIZE,
-        });
-    }
+    check_size(bytes)?;
     let root = Field::Root;
-    let mut dec = Decoder::new(bytes).with_max_depth(MAX_NESTING_DEPTH);
+    let mut dec = decode::decoder(bytes, &root)?;
     let obj = dec
         .next_object()
         .map_err(|e| root.bencode(&e))?
         .ok_or_else(|| root.invalid("empty input: a .torrent is a bencoded dictionary"))?;
     let mut d = decode::dict(obj, &root)?;
     let mut top = Top::default();
+    let mut seen = Seen::default();
     while let Some((key, value)) = next_pair(&mut d, &root)? {
         match key {
-            b"announce" => top.announce = url(value, &root.key("announce"))?,
-            b"announce-list" => {
+            b"announce" if seen.first(key) => top.announce = url(value, &root.key("announce"))?,
+            b"announce-list" if seen.first(key) => {
                 top.announce_list = announce_list(value, &root.key("announce-list"))?
             }
-            b"comment" => top.comment = Some(decode::lossy_text(value, &root.key("comment"))?),
-            b"comment.utf-8" => {
+            b"comment" if seen.first(key) => {
+                top.comment = Some(decode::lossy_text(value, &root.key("comment"))?)
+            }
+            b"comment.utf-8" if seen.first(key) => {
                 top.comment_utf8 = Some(decode::lossy_text(value, &root.key("comment.utf-8"))?)
             }
-            b"created by" => {
+            b"created by" if seen.first(key) => {
                 top.created_by = Some(decode::lossy_text(value, &root.key("created by"))?)
             }
-            b"creation date" => {
+            b"creation date" if seen.first(key) => {
                 top.creation_date = Some(decode::i64_value(value, &root.key("creation date"))?)
             }
-            b"info" => {
+            b"info" if seen.first(key) => {
                 let f = root.key("info");
-                top.info = Some(
-                    decode::dict(value, &f)?
-                        .into_raw()
-                        .map_err(|e| f.bencode(&e))?,
-                );
+                top.info = Some(parse_info(decode::dict(value, &f)?, &f)?);
             }
-            b"piece layers" => top.layers = Some(raw_layers(value, &root.key("piece layers"))?),
-            b"url-list" => top.url_list = url_list(value, &root.key("url-list"))?,
+            b"piece layers" if seen.first(key) => {
+                top.layers = Some(raw_layers(value, &root.key("piece layers"))?)
+            }
+            b"url-list" if seen.first(key) => {
+                top.url_list = url_list(value, &root.key("url-list"))?
+            }
             _ => {}
         }
     }
-    let info = top.info.ok_or_else(|| {
+    let (info, info_bytes) = top.info.take().ok_or_else(|| {
         root.key("info")
             .missing("the info dictionary describes the files and pieces")
     })?;
     let layers = top.layers.take().unwrap_or_default();
-    finish(info, Some(&layers), top)
+    finish(info, info_bytes, Some(&layers), top)
 }
 
-fn finish(info_bytes: &[u8], layers: Option<&RawLayers<'_>>, top: Top<'_>) -> Result<Metainfo> {
-    let raw = parse_info(info_bytes)?;
+fn finish(
+    raw: RawInfo<'_>,
+    info_bytes: &[u8],
+    layers: Option<&RawLayers<'_>>,
+    top: Top<'_>,
+) -> Result<Metainfo> {
+    if raw.meta_version.is_some() {
+        check_canonical(info_bytes, LIMITS).map_err(|e| {
+            Field::Root.key("info").invalid(format!(
+                "not canonical bencode: {e}. A torrent with `meta version` (v2 or hybrid, \
+                 BEP 52) must be written canonically, since its file order is its file \
+                 tree's key order; libtorrent refuses it too. Re-create the torrent"
+            ))
+        })?;
+    }
     let (info, piece_layers) = assemble(raw, layers)?;
     let info_hashes = InfoHashes {
         v1: (!info.pieces.is_empty()).then(|| InfoHashV1(digest::sha1(info_bytes))),
@@ -149,44 +172,49 @@ fn finish(info_bytes: &[u8], layers: Option<&RawLayers<'_>>, top: Top<'_>) -> Re
     })
 }
 
-fn parse_info(raw: &[u8]) -> Result<RawInfo<'_>> {
-    let root = Field::Root;
-    let f = root.key("info");
-    let mut dec = Decoder::new(raw).with_max_depth(MAX_NESTING_DEPTH);
-    let obj = dec
-        .next_object()
-        .map_err(|e| f.bencode(&e))?
-        .ok_or_else(|| f.invalid("empty info dictionary"))?;
-    let mut d = decode::dict(obj, &f)?;
+/// Reads the info dictionary's fields and returns them with its exact bytes.
+fn parse_info<'s>(mut d: DictDecoder<'_, 's>, f: &Field<'_>) -> Result<(RawInfo<'s>, &'s [u8])> {
     let mut r = RawInfo::default();
-    while let Some((key, value)) = next_pair(&mut d, &f)? {
+    let mut seen = Seen::default();
+    while let Some((key, value)) = next_pair(&mut d, f)? {
         match key {
-            b"file tree" => {
+            b"file tree" if seen.first(key) => {
                 let ft = f.key("file tree");
                 r.tree = Some(parse_file_tree(decode::dict(value, &ft)?, &ft)?);
             }
-            b"files" => {
+            b"files" if seen.first(key) => {
                 let ff = f.key("files");
                 r.files = Some(parse_v1_files(decode::list(value, &ff)?, &ff)?);
             }
-            b"length" => r.length = Some(decode::u64_value(value, &f.key("length"))?),
-            b"meta version" => {
+            b"length" if seen.first(key) => {
+                r.length = Some(decode::u64_value(value, &f.key("length"))?)
+            }
+            b"meta version" if seen.first(key) => {
                 r.meta_version = Some(decode::i64_value(value, &f.key("meta version"))?)
             }
-            b"name" => r.name = Some(decode::bytes(value, &f.key("name"))?),
-            b"name.utf-8" => r.name_utf8 = Some(decode::bytes(value, &f.key("name.utf-8"))?),
-            b"piece length" => {
+            b"name" if seen.first(key) => r.name = Some(decode::bytes(value, &f.key("name"))?),
+            b"name.utf-8" if seen.first(key) => {
+                r.name_utf8 = Some(decode::bytes(value, &f.key("name.utf-8"))?)
+            }
+            b"piece length" if seen.first(key) => {
                 r.piece_length = Some(decode::u64_value(value, &f.key("piece length"))?)
             }
-            b"pieces" => r.pieces = Some(decode::bytes(value, &f.key("pieces"))?),
-            b"private" => r.private = decode::i64_value(value, &f.key("private"))? != 0,
-            b"source" => r.source = Some(decode::lossy_text(value, &f.key("source"))?),
+            b"pieces" if seen.first(key) => {
+                r.pieces = Some(decode::bytes(value, &f.key("pieces"))?)
+            }
+            b"private" if seen.first(key) => {
+                r.private = decode::i64_value(value, &f.key("private"))? != 0
+            }
+            b"source" if seen.first(key) => {
+                r.source = Some(decode::lossy_text(value, &f.key("source"))?)
+            }
             other => {
-                r.bep47.take(other, value, &f)?;
+                r.bep47.take(other, value, f)?;
             }
         }
     }
-    Ok(r)
+    let bytes = d.into_raw().map_err(|e| f.bencode(&e))?;
+    Ok((r, bytes))
 }
 
 /// A tracker or web seed URL: UTF-8 text; empty means absent.
@@ -232,7 +260,7 @@ fn url_list(obj: Object<'_, '_>, f: &Field<'_>) -> Result<Vec<String>> {
             }
             Ok(out)
         }
-        other => Err(f.wrong_type("a URL or a list of URLs", crate::bencode::kind_name(&other))),
+        other => Err(f.wrong_type("a URL or a list of URLs", other.kind_name())),
     }
 }
 
@@ -256,7 +284,8 @@ fn raw_layers<'s>(obj: Object<'_, 's>, f: &Field<'_>) -> Result<RawLayers<'s>> {
                 layer.len()
             )));
         }
-        out.insert(root, layer);
+        // A repeated root: the first wins, as for every other key.
+        out.entry(root).or_insert(layer);
     }
     Ok(out)
 }

@@ -23,6 +23,8 @@ fn stats(t0: Instant) -> PeerStats {
         unchoked_at: None,
         uploaded_since_unchoke: 0,
         queued_requests: 0,
+        requests: 0,
+        refused_requests: 0,
     }
 }
 

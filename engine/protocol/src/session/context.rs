@@ -54,6 +54,7 @@ pub struct V2File {
 pub struct TorrentContext {
     info_hashes: InfoHashes,
     geometry: Geometry,
+    data_length: u64,
     info_bytes: Vec<u8>,
     private: bool,
     version: MetaVersion,
@@ -102,9 +103,19 @@ impl TorrentContext {
                 });
             }
         }
+        let mut geometry = Geometry::from_info(&meta.info);
+        if meta.info.version == MetaVersion::V2 {
+            // libtorrent pads every v2 file to a piece boundary, the last one
+            // included, and requests whole blocks of the last piece: accept
+            // requests up to the padded end (the padding reads as zeros).
+            let pl = geometry.piece_length();
+            let padded = geometry.total_length().div_ceil(u64::from(pl)) * u64::from(pl);
+            geometry = Geometry::new(pl, padded).unwrap_or(geometry);
+        }
         Ok(TorrentContext {
             info_hashes: meta.info_hashes,
-            geometry: Geometry::from_info(&meta.info),
+            geometry,
+            data_length: meta.info.total_length,
             info_bytes: meta.info_bytes.clone(),
             private: meta.info.private,
             version: meta.info.version,
@@ -124,9 +135,21 @@ impl TorrentContext {
             || self.info_hashes.v2.is_some_and(|h| &h.truncated() == hash)
     }
 
-    /// The piece geometry.
+    /// The piece geometry requests are checked against.
+    ///
+    /// For pure v2 torrents it runs to the next piece boundary after the
+    /// last file ("tail padding"), because libtorrent treats v2 files as
+    /// padded and requests whole 16 KiB blocks of a short last piece. So a
+    /// [`crate::geometry::BlockRef`] may end past [`Self::data_length`]:
+    /// the runtime sends zeros for those bytes, as for any pad.
     pub fn geometry(&self) -> &Geometry {
         &self.geometry
+    }
+
+    /// The end of the last file in the piece space (`info.total_length`):
+    /// bytes at or past it are padding, zeros on the wire.
+    pub fn data_length(&self) -> u64 {
+        self.data_length
     }
 
     /// Number of pieces.

@@ -296,6 +296,7 @@ impl PeerSession {
         ctx: &TorrentContext,
         swarm: &S,
     ) -> Result<(), SessionError> {
+        self.requests_total = self.requests_total.saturating_add(1);
         let block = match ctx.geometry().block(req.index, req.begin, req.length) {
             Ok(b) => b,
             Err(e) if !self.fast() => return Err(SessionError::InvalidRequest(e)),
@@ -319,6 +320,7 @@ impl PeerSession {
     /// for the others; either way counted towards the flood bound.
     pub(crate) fn refuse(&mut self, req: BlockRequest) -> Result<(), SessionError> {
         self.reject(req);
+        self.refused_total = self.refused_total.saturating_add(1);
         self.refused = self.refused.saturating_add(1);
         if self.refused > self.config.max_refused_requests {
             return Err(SessionError::RequestFlood {

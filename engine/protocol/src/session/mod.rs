@@ -43,6 +43,51 @@
 //! [`SessionError`] that closes this one connection. Nothing here panics on
 //! peer input, and every queue has a documented bound.
 //!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Instant;
+//! use seedcore_protocol::metainfo::build::TorrentBuilder;
+//! use seedcore_protocol::session::*;
+//! use seedcore_protocol::wire::{Handshake, Message, Reserved};
+//!
+//! // One torrent, every piece available.
+//! struct One(TorrentContext);
+//! impl Swarm for One {
+//!     fn lookup(&self, h: &[u8; 20]) -> Option<TorrentId> {
+//!         self.0.matches(h).then_some(TorrentId(0))
+//!     }
+//!     fn torrent(&self, _: TorrentId) -> Option<&TorrentContext> { Some(&self.0) }
+//!     fn has_piece(&self, _: TorrentId, _: u32) -> bool { true }
+//!     fn have_count(&self, _: TorrentId) -> u32 { self.0.piece_count() }
+//! }
+//! let (_, meta) = TorrentBuilder::new("hello.txt", 16384)
+//!     .file(vec![], 5)
+//!     .v1_pieces(vec![seedcore_hash::sha1(b"hello")])
+//!     .build_metainfo()?;
+//! let swarm = One(TorrentContext::from_metainfo(&meta)?);
+//! let now = Instant::now();
+//! let mut s = PeerSession::inbound(Arc::new(SessionConfig::default()), "10.0.0.2:6881".parse()?, now);
+//!
+//! // The peer's handshake, then a request while unchoked.
+//! let mut fast = Reserved::EMPTY;
+//! fast.set_fast(true);
+//! let mut input = Handshake::new(fast, meta.info_hashes.wire_hash(), [7; 20]).to_bytes().to_vec();
+//! let request = seedcore_protocol::wire::BlockRequest { index: 0, begin: 0, length: 5 };
+//! Message::Request(request).encode(&mut input)?;
+//! s.set_choked(now, false);
+//! assert_eq!(s.handle_input(now, &input, &swarm)?, input.len());
+//!
+//! // Out come our handshake and opening messages, then the block.
+//! let Some(Transmit::Bytes(control)) = s.poll_transmit(now, &swarm) else { panic!() };
+//! assert_eq!(Handshake::decode(&control)?.map(|h| h.info_hash), Some(meta.info_hashes.wire_hash()));
+//! let Some(Transmit::Block { block, .. }) = s.poll_transmit(now, &swarm) else { panic!() };
+//! assert_eq!((block.offset(), block.length()), (0, 5));
+//! assert!(matches!(s.poll_event(), Some(SessionEvent::HandshakeDone { .. })));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! The choking policy is not part of the session: [`choke::Choker`] is a
 //! pure per-shard function over all sessions' [`PeerStats`].
 

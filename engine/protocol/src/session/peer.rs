@@ -79,6 +79,8 @@ pub struct PeerSession {
 
     pub(crate) queue: VecDeque<BlockRef>,
     pub(crate) refused: u32,
+    pub(crate) requests_total: u64,
+    pub(crate) refused_total: u64,
 
     pub(crate) control: Vec<u8>,
     pub(crate) events: VecDeque<SessionEvent>,
@@ -129,6 +131,8 @@ impl PeerSession {
             pieces: PeerPieces::None,
             queue: VecDeque::new(),
             refused: 0,
+            requests_total: 0,
+            refused_total: 0,
             control: Vec::new(),
             events: VecDeque::new(),
             created: now,
@@ -565,6 +569,8 @@ impl PeerSession {
             unchoked_at: self.unchoked_at,
             uploaded_since_unchoke: self.uploaded_since_unchoke,
             queued_requests: u32::try_from(self.queue.len()).unwrap_or(u32::MAX),
+            requests: self.requests_total,
+            refused_requests: self.refused_total,
         }
     }
 }

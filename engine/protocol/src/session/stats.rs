@@ -30,6 +30,10 @@ pub struct PeerStats {
     pub uploaded_since_unchoke: u64,
     /// Requests queued, not yet handed out.
     pub queued_requests: u32,
+    /// Block requests received.
+    pub requests: u64,
+    /// Block requests refused (rejected or dropped).
+    pub refused_requests: u64,
 }
 
 /// Length of one rate window.

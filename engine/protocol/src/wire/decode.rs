@@ -197,7 +197,7 @@ impl Limits {
         }
         if msg_id == id::HASHES {
             let hashes = l - HASH_FIXED;
-            if hashes % HASH_LEN as u64 != 0 {
+            if !hashes.is_multiple_of(HASH_LEN as u64) {
                 return Err(WireError::HashesNotMultipleOf32 {
                     len: clamp32(hashes),
                 });

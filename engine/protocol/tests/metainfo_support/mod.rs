@@ -9,12 +9,10 @@
     clippy::cast_possible_truncation
 )]
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use bendy::decoding::{Decoder, Object};
 use seedcore_hash::merkle;
-use seedcore_protocol::bencode::Value;
+use seedcore_protocol::bencode::{self, Limits, OwnedValue as Value};
 
 /// `pattern()` of make_fixtures.py.
 pub fn pattern(n: usize, seed: usize) -> Vec<u8> {
@@ -125,32 +123,13 @@ pub fn expected() -> Vec<Expected> {
         .collect()
 }
 
-/// Decodes bencode into a [`Value`] tree (test inputs only: unbounded).
+/// Decodes bencode into a [`Value`] tree (test inputs only).
 pub fn decode(bytes: &[u8]) -> Value {
-    let mut dec = Decoder::new(bytes);
-    let obj = dec.next_object().unwrap().unwrap();
-    to_value(obj)
-}
-
-fn to_value(obj: Object<'_, '_>) -> Value {
-    match obj {
-        Object::Integer(s) => Value::Int(s.parse().unwrap()),
-        Object::Bytes(b) => Value::Bytes(b.to_vec()),
-        Object::List(mut l) => {
-            let mut out = Vec::new();
-            while let Some(item) = l.next_object().unwrap() {
-                out.push(to_value(item));
-            }
-            Value::List(out)
-        }
-        Object::Dict(mut d) => {
-            let mut out = BTreeMap::new();
-            while let Some((k, v)) = d.next_pair().unwrap() {
-                out.insert(k.to_vec(), to_value(v));
-            }
-            Value::Dict(out)
-        }
-    }
+    let limits = Limits {
+        max_len: usize::MAX,
+        max_depth: Limits::DEPTH_CAP,
+    };
+    Value::from(bencode::read(bytes, limits).unwrap())
 }
 
 /// One step into a value: a dictionary key or a list index.

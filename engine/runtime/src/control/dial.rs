@@ -192,6 +192,7 @@ impl Dialer {
     }
 
     /// Number of targets connected now.
+    #[cfg(test)]
     pub(crate) fn connected(&self) -> usize {
         self.targets
             .values()

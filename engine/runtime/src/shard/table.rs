@@ -31,8 +31,8 @@ impl ShardTorrent {
             have: vec![0; have.len().div_ceil(64)],
             have_count: 0,
         };
-        for (p, _) in have.iter().enumerate().filter(|(_, h)| **h) {
-            t.set(p as u32, true);
+        for (p, _) in (0u32..).zip(have).filter(|(_, h)| **h) {
+            t.set(p, true);
         }
         t
     }

@@ -1,0 +1,95 @@
+//! Files changing under a running seed: never a crash, pieces withdrawn,
+//! and served again once the file is back and re-verified.
+
+mod common;
+
+use std::fs::OpenOptions;
+use std::time::Duration;
+
+use common::leecher::{download_and_check, Leecher};
+use seedcore_protocol::geometry::Geometry;
+use seedcore_runtime::{SendPath, Seeder, Span};
+
+/// A file truncated behind the seed's back, before the watcher notices:
+/// the block sent from it fails in the kernel (EFAULT from a mapping,
+/// a short sendfile), the one connection closes, the process lives on.
+#[test]
+fn truncation_under_a_mapping_is_not_sigbus() {
+    for path in SendPath::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = common::make_folder(dir.path(), "t", &[("a.bin", 400_000), ("b.bin", 100_000)]);
+        let mut cfg = common::config(&[&folder], 1);
+        cfg.send_path = path;
+        cfg.file_check_interval = Span(Duration::from_secs(3600));
+        let seeder = Seeder::start(cfg).unwrap();
+        let meta = common::meta_of(&seeder, 0);
+        let geo = Geometry::from_info(&meta.info);
+        let hash = meta.info_hashes.wire_hash();
+        OpenOptions::new()
+            .write(true)
+            .open(folder.join("a.bin"))
+            .unwrap()
+            .set_len(1000)
+            .unwrap();
+        let mut l = Leecher::connect(common::addr(&seeder), hash, true).unwrap();
+        l.interested().unwrap();
+        // Piece 10 lies in the truncated part of a.bin.
+        let r = l.fetch(&geo, &[10], 1, |_, _, _| {});
+        assert!(r.is_err(), "{path}: the block cannot be served");
+        // The seed still serves the other file.
+        let last = meta.info.piece_count - 1;
+        let mut l = Leecher::connect(common::addr(&seeder), hash, true).unwrap();
+        l.interested().unwrap();
+        download_and_check(&mut l, &meta, &[last]).unwrap();
+        seeder.shutdown();
+    }
+}
+
+#[test]
+fn a_changed_file_is_withdrawn_then_served_again_after_a_recheck() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = common::make_folder(dir.path(), "w", &[("a.bin", 300_000), ("b.bin", 300_000)]);
+    let original = std::fs::read(folder.join("a.bin")).unwrap();
+    let mut cfg = common::config(&[&folder], 2);
+    cfg.file_check_interval = Span(Duration::from_millis(50));
+    let seeder = Seeder::start(cfg).unwrap();
+    let meta = common::meta_of(&seeder, 0);
+    let geo = Geometry::from_info(&meta.info);
+    let total = meta.info.piece_count as usize;
+    let hash = meta.info_hashes.wire_hash();
+    let mut l = Leecher::connect(common::addr(&seeder), hash, true).unwrap();
+    l.interested().unwrap();
+    download_and_check(&mut l, &meta, &[0]).unwrap();
+
+    // Shrink a.bin: its pieces (0..=18 with 16 KiB pieces) are withdrawn.
+    OpenOptions::new()
+        .write(true)
+        .open(folder.join("a.bin"))
+        .unwrap()
+        .set_len(10)
+        .unwrap();
+    let a_pieces = 300_000u64.div_ceil(u64::from(geo.piece_length())) as usize;
+    common::wait_for("the pieces of a.bin to be withdrawn", Duration::from_secs(10), || {
+        seeder
+            .status()
+            .is_some_and(|s| s.torrents[0].pieces == total - a_pieces)
+    });
+    // A Fast peer asking for one of them is refused, not disconnected.
+    l.fetch(&geo, &[1], 2, |_, _, _| panic!("a withdrawn piece was served"))
+        .unwrap();
+    assert!(!l.seen.rejects.is_empty());
+    // b.bin is still served on the same connection.
+    download_and_check(&mut l, &meta, &[(total - 1) as u32]).unwrap();
+
+    // Put the data back: after a quiet interval it is re-verified and
+    // announced with `have`.
+    std::fs::write(folder.join("a.bin"), &original).unwrap();
+    common::wait_for("a.bin to be served again", Duration::from_secs(10), || {
+        seeder.status().is_some_and(|s| s.torrents[0].pieces == total)
+    });
+    while l.seen.haves.len() < a_pieces {
+        l.next(|_| ()).unwrap();
+    }
+    download_and_check(&mut l, &meta, &(0..meta.info.piece_count).collect::<Vec<_>>()).unwrap();
+    seeder.shutdown();
+}

@@ -1,0 +1,231 @@
+//! `seedcore seed` as the end-to-end tests run it: on loopback only, on a
+//! port picked for the test, with short timers from a configuration file,
+//! stopped with SIGTERM and required to exit 0 without a panic.
+//!
+//! Why a configuration file and not only flags: the timers a test needs
+//! short (handshake timeout, stall timeout, redial back-off, status
+//! interval) are settings of the seed's TOML file; the file also proves
+//! that `--config` is read. Flags cover what every run sets (port, bind
+//! address, peers, shards).
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::clients::seedcore_bin;
+use crate::live::Live;
+
+/// How long a seed may take to verify a few MiB and start listening
+/// (a debug build on a loaded 2-core machine).
+pub const START_TIMEOUT: Duration = Duration::from_secs(45);
+
+/// How long a seed may take to stop after SIGTERM.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A free TCP port on `ip`, found by binding port 0 and letting it go.
+/// Another process could take it before our child binds it; on a test
+/// machine that race is rare, and it fails loudly (the child cannot bind).
+pub fn free_port(ip: IpAddr) -> u16 {
+    let l = TcpListener::bind(SocketAddr::new(ip, 0))
+        .unwrap_or_else(|e| panic!("cannot bind a free port on {ip}: {e}"));
+    l.local_addr()
+        .unwrap_or_else(|e| panic!("no local address: {e}"))
+        .port()
+}
+
+/// The IPv4 loopback address `127.0.0.<last>`: clients that allow one
+/// peer per address get one each.
+pub fn loopback(last: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
+}
+
+/// What to seed and how: a builder for [`Seed::start`].
+#[derive(Clone, Debug, Default)]
+pub struct Seed {
+    paths: Vec<PathBuf>,
+    data: Option<PathBuf>,
+    peers: Vec<String>,
+    shards: Option<usize>,
+    config: Vec<String>,
+    json: bool,
+}
+
+impl Seed {
+    /// Seeds `path` (a `.torrent`, or a file or folder to make one for).
+    pub fn new(path: impl AsRef<Path>) -> Seed {
+        Seed {
+            paths: vec![path.as_ref().to_path_buf()],
+            // Timers short enough for tests; every other setting default.
+            config: vec![
+                "status_interval = \"1s\"".into(),
+                "dial_max_backoff = \"2s\"".into(),
+                "choke_interval = \"1s\"".into(),
+            ],
+            ..Seed::default()
+        }
+    }
+
+    /// Seeds one more path.
+    pub fn path(mut self, path: impl AsRef<Path>) -> Seed {
+        self.paths.push(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// `--data DIR`: where the data of the `.torrent` paths is.
+    pub fn data(mut self, dir: impl AsRef<Path>) -> Seed {
+        self.data = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// `--peer ADDR`: a peer the seed dials (and redials).
+    pub fn peer(mut self, addr: SocketAddr) -> Seed {
+        self.peers.push(addr.to_string());
+        self
+    }
+
+    /// `--shards N`.
+    pub fn shards(mut self, n: usize) -> Seed {
+        self.shards = Some(n);
+        self
+    }
+
+    /// One more line of the TOML configuration file (`key = value`).
+    pub fn config(mut self, line: &str) -> Seed {
+        self.config.push(line.to_string());
+        self
+    }
+
+    /// `--json`: status objects on stdout.
+    pub fn json(mut self) -> Seed {
+        self.json = true;
+        self
+    }
+
+    /// Starts the seed on `127.0.0.1` and a free port, and waits until it
+    /// accepts connections. `workdir` holds the configuration file.
+    #[track_caller]
+    pub fn start(self, workdir: &Path) -> RunningSeed {
+        let ip = loopback(1);
+        let port = free_port(ip);
+        let config = workdir.join(format!("seedcore-{port}.toml"));
+        let mut lines = self.config.clone();
+        lines.push(String::new());
+        std::fs::write(&config, lines.join("\n"))
+            .unwrap_or_else(|e| panic!("write {}: {e}", config.display()));
+        let mut cmd = Command::new(seedcore_bin());
+        cmd.arg("seed").args(&self.paths);
+        if let Some(d) = &self.data {
+            cmd.arg("--data").arg(d);
+        }
+        cmd.arg("--config")
+            .arg(&config)
+            .args(["--port", &port.to_string(), "--bind", &ip.to_string(), "--no-dht"]);
+        for p in &self.peers {
+            cmd.args(["--peer", p]);
+        }
+        if let Some(n) = self.shards {
+            cmd.args(["--shards", &n.to_string()]);
+        }
+        if self.json {
+            cmd.arg("--json");
+        }
+        // Logs from the engine's crates, for failure messages.
+        cmd.env("RUST_LOG", "info").env("RUST_BACKTRACE", "1");
+        let live = Live::spawn("seedcore seed", &mut cmd);
+        let mut seed = RunningSeed {
+            live,
+            addr: SocketAddr::new(ip, port),
+        };
+        seed.wait_listening(START_TIMEOUT);
+        seed
+    }
+}
+
+/// A `seedcore seed` process the test started.
+pub struct RunningSeed {
+    live: Live,
+    addr: SocketAddr,
+}
+
+impl RunningSeed {
+    /// The address peers connect to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The listening port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The process, for its output, PID and memory.
+    pub fn live(&mut self) -> &mut Live {
+        &mut self.live
+    }
+
+    /// Waits until a TCP connection to the seed succeeds (the probe closes
+    /// at once, before any handshake: the seed must shrug that off).
+    #[track_caller]
+    fn wait_listening(&mut self, timeout: Duration) {
+        let addr = self.addr;
+        let deadline = Instant::now() + timeout;
+        self.live.wait_until("accepting connections", timeout, |_| {
+            let left = deadline.saturating_duration_since(Instant::now());
+            TcpStream::connect_timeout(&addr, left.min(Duration::from_millis(500))).is_ok()
+        });
+    }
+
+    /// Panics unless the seed still runs and has not reported a panic.
+    #[track_caller]
+    pub fn assert_alive(&mut self) {
+        let running = self.live.is_running();
+        let err = self.live.stderr();
+        assert!(
+            running && !err.contains("panicked"),
+            "the seed should still be running without a panic\n{self}"
+        );
+    }
+
+    /// The `--json` status objects printed so far (lines of stdout that
+    /// parse as JSON objects).
+    pub fn json_statuses(&self) -> Vec<serde_json::Value> {
+        self.live
+            .stdout()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l.trim()).ok())
+            .filter(serde_json::Value::is_object)
+            .collect()
+    }
+
+    /// Stops the seed with SIGTERM and checks that it exits 0 without a
+    /// panic within [`STOP_TIMEOUT`]; returns its whole stderr.
+    #[track_caller]
+    pub fn stop(mut self) -> String {
+        self.assert_alive();
+        let status = self.live.terminate(STOP_TIMEOUT);
+        let err = self.live.stderr();
+        assert!(
+            status.is_some(),
+            "the seed did not stop within {STOP_TIMEOUT:?} of SIGTERM (killed)\n{self}"
+        );
+        assert!(
+            status.is_some_and(|s| s.success()) && !err.contains("panicked"),
+            "the seed should exit 0 without a panic on SIGTERM\n{self}"
+        );
+        err
+    }
+}
+
+impl fmt::Display for RunningSeed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "seed at {}\n{}", self.addr, self.live)
+    }
+}
+
+impl fmt::Debug for RunningSeed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RunningSeed({}, {:?})", self.addr, self.live)
+    }
+}

@@ -1,0 +1,354 @@
+//! Hostile peers against the engine, in the same run as a good libtorrent
+//! leecher: whatever a peer sends (or does not send), the engine closes
+//! that one connection, keeps its memory bounded, keeps serving everyone
+//! else, and never panics.
+//!
+//! The peers are hand-written here with `std::net` and the engine's own
+//! wire encoder (`seedcore_protocol::wire`), so each sends exactly the bytes
+//! named:
+//! - a garbage handshake (an HTTP request);
+//! - a valid handshake for an info-hash the seed does not have;
+//! - a valid handshake, then a length prefix of 4 GiB;
+//! - a request that runs past the end of its piece (no Fast extension, so
+//!   it cannot be answered with `reject request`);
+//! - a bitfield of the wrong size;
+//! - 100,000 requests from a peer that never reads: the seed's resident
+//!   memory (`VmRSS`) must stay within 64 MiB of what it was before, and
+//!   the connection must be closed;
+//! - a peer that connects and never sends a byte: closed after the
+//!   handshake timeout, set to 2 s through the configuration file.
+//!
+//! "Closed" means a read returns end-of-file or a reset (or, for the peer
+//! that never reads, a write fails) within a bound; every wait is bounded.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use seedcore_protocol::wire::{decode, BlockRequest, Decoded, Handshake, Limits, Message, Reserved};
+use seedcore_tests::live::rss_kib_of;
+use seedcore_tests::*;
+
+/// The seed's handshake timeout in this test.
+const HANDSHAKE_TIMEOUT: &str = "2s";
+/// The seed's stalled-send timeout in this test.
+const STALL_TIMEOUT: &str = "3s";
+/// How long a misbehaving connection may stay open.
+const CLOSE_BOUND: Duration = Duration::from_secs(15);
+/// Requests the never-reading peer sends.
+const FLOOD: u32 = 100_000;
+/// How much the seed's memory may grow under the flood.
+const RSS_BOUND_KIB: u64 = 64 << 10;
+
+#[derive(Clone, Copy)]
+struct Target {
+    addr: SocketAddr,
+    info_hash: [u8; 20],
+    piece_length: u32,
+    piece_count: u32,
+}
+
+fn connect(t: &Target) -> Result<TcpStream, String> {
+    let s = TcpStream::connect_timeout(&t.addr, Duration::from_secs(5))
+        .map_err(|e| format!("cannot connect: {e}"))?;
+    s.set_nodelay(true).ok();
+    Ok(s)
+}
+
+/// A plain handshake (no extension bits: no Fast, no LTEP).
+fn handshake(info_hash: [u8; 20], tag: u8) -> Vec<u8> {
+    let mut id = *b"-XX0001-hostilepeer0";
+    id[19] = tag;
+    Handshake::new(Reserved::EMPTY, info_hash, id).to_bytes().to_vec()
+}
+
+fn encode(msgs: &[Message<'_>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for m in msgs {
+        m.encode(&mut out).expect("encodable message");
+    }
+    out
+}
+
+/// Reads (and drops) whatever the seed sends until it closes the
+/// connection: `Ok` says how, `Err` when it is still open after `bound`.
+fn wait_closed(s: &mut TcpStream, bound: Duration) -> Result<String, String> {
+    s.set_read_timeout(Some(Duration::from_millis(200))).ok();
+    let deadline = Instant::now() + bound;
+    let mut buf = vec![0u8; 64 << 10];
+    let mut got = 0usize;
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return Ok(format!("closed (EOF after {got} bytes from the seed)")),
+            Ok(n) => got += n,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::Interrupted) => {}
+            Err(e) => return Ok(format!("closed ({e} after {got} bytes from the seed)")),
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("still open after {bound:?} ({got} bytes from the seed)"));
+        }
+    }
+}
+
+/// Sends `bytes`, then waits for the seed to close the connection.
+fn send_then_closed(t: &Target, bytes: &[u8]) -> Result<String, String> {
+    let mut s = connect(t)?;
+    // The seed may close before all of it is written: that is a close too.
+    if let Err(e) = s.write_all(bytes) {
+        return Ok(format!("closed while we wrote ({e})"));
+    }
+    wait_closed(&mut s, CLOSE_BOUND)
+}
+
+fn garbage_handshake(t: &Target) -> Result<String, String> {
+    let mut junk = b"GET /announce?info_hash=x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".to_vec();
+    junk.resize(68, b'!');
+    send_then_closed(t, &junk)
+}
+
+fn unknown_info_hash(t: &Target) -> Result<String, String> {
+    send_then_closed(t, &handshake([0x5A; 20], b'u'))
+}
+
+fn four_gib_length_prefix(t: &Target) -> Result<String, String> {
+    let mut b = handshake(t.info_hash, b'l');
+    b.extend_from_slice(&u32::MAX.to_be_bytes());
+    b.push(7); // "piece", then nothing of the 4 GiB announced
+    b.extend_from_slice(&[0u8; 64]);
+    send_then_closed(t, &b)
+}
+
+fn request_past_piece_end(t: &Target) -> Result<String, String> {
+    let mut b = handshake(t.info_hash, b'r');
+    b.extend(encode(&[
+        Message::Interested,
+        Message::Request(BlockRequest {
+            index: 0,
+            begin: t.piece_length - 8192,
+            length: 16_384,
+        }),
+    ]));
+    send_then_closed(t, &b)
+}
+
+fn wrong_size_bitfield(t: &Target) -> Result<String, String> {
+    let mut b = handshake(t.info_hash, b'b');
+    let too_long = vec![0u8; t.piece_count.div_ceil(8) as usize + 9];
+    b.extend(encode(&[Message::Bitfield(&too_long)]));
+    send_then_closed(t, &b)
+}
+
+fn silent_peer(t: &Target) -> Result<String, String> {
+    let mut s = connect(t)?;
+    wait_closed(&mut s, CLOSE_BOUND)
+}
+
+/// Reads the seed's handshake and messages until it unchokes us.
+fn read_until_unchoked(s: &mut TcpStream, t: &Target) -> Result<(), String> {
+    s.set_read_timeout(Some(Duration::from_millis(200))).ok();
+    let deadline = Instant::now() + CLOSE_BOUND;
+    let limits = Limits::for_pieces(t.piece_count);
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 64 << 10];
+    let mut handshake_seen = false;
+    loop {
+        if !handshake_seen && buf.len() >= 68 {
+            buf.drain(..68);
+            handshake_seen = true;
+        }
+        while handshake_seen {
+            match decode(&buf, &limits) {
+                Ok(Decoded::Message { msg, consumed }) => {
+                    let unchoked = msg == Message::Unchoke;
+                    buf.drain(..consumed);
+                    if unchoked {
+                        return Ok(());
+                    }
+                }
+                Ok(Decoded::NeedMore { .. }) => break,
+                Err(e) => return Err(format!("the seed sent a frame we cannot decode: {e}")),
+            }
+        }
+        match s.read(&mut chunk) {
+            Ok(0) => return Err("the seed closed before unchoking us".into()),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) => return Err(format!("read failed before the unchoke: {e}")),
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("not unchoked within {CLOSE_BOUND:?}"));
+        }
+    }
+}
+
+/// The flood: interested, unchoked, then 100,000 valid requests and never
+/// another read. Returns how the connection ended and the highest RSS (KiB)
+/// of the seed seen meanwhile.
+fn request_flood(t: &Target, seed_pid: u32) -> Result<(String, u64, u64), String> {
+    let mut s = connect(t)?;
+    let mut hello = handshake(t.info_hash, b'f');
+    hello.extend(encode(&[Message::Interested]));
+    s.write_all(&hello).map_err(|e| format!("handshake: {e}"))?;
+    read_until_unchoked(&mut s, t)?;
+    let before = rss_kib_of(seed_pid).ok_or("cannot read the seed's RSS")?;
+
+    // Every piece but the last (which may be shorter than a block).
+    let full_pieces = t.piece_count.saturating_sub(1).max(1);
+    let mut flood = Vec::with_capacity(FLOOD as usize * 17);
+    for i in 0..FLOOD {
+        Message::Request(BlockRequest {
+            index: i % full_pieces,
+            begin: 0,
+            length: 16_384,
+        })
+        .encode(&mut flood)
+        .expect("encodable request");
+    }
+    // Write on another thread (writes block once the seed stops reading);
+    // sample the seed's memory here meanwhile.
+    let mut w = s.try_clone().map_err(|e| format!("clone: {e}"))?;
+    w.set_write_timeout(Some(Duration::from_millis(200))).ok();
+    let writer = thread::spawn(move || -> Result<String, String> {
+        let deadline = Instant::now() + CLOSE_BOUND + Duration::from_secs(10);
+        let mut at = 0usize;
+        // Then keep-alives: a write to a connection the seed has closed
+        // fails, which tells us so without reading.
+        let keepalive = [0u8; 4];
+        loop {
+            let rest = flood.get(at..).unwrap_or(&[]);
+            let piece = if rest.is_empty() { &keepalive[..] } else { rest };
+            match w.write(piece) {
+                Ok(n) => {
+                    if rest.is_empty() {
+                        thread::sleep(Duration::from_millis(100));
+                    } else {
+                        at += n;
+                    }
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
+                Err(e) => {
+                    return Ok(format!(
+                        "closed ({e}) after {} of {FLOOD} requests were written",
+                        at / 17
+                    ))
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "still open {:?} after the flood started ({} of {FLOOD} requests written, \
+                     none of the seed's data read)",
+                    CLOSE_BOUND + Duration::from_secs(10),
+                    at / 17
+                ));
+            }
+        }
+    });
+    let mut peak = before;
+    while !writer.is_finished() {
+        if let Some(kib) = rss_kib_of(seed_pid) {
+            peak = peak.max(kib);
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    let how = writer.join().map_err(|_| "the writer thread panicked".to_string())??;
+    drop(s);
+    Ok((how, before, peak))
+}
+
+#[test]
+fn hostile_peers_are_closed_while_a_good_leecher_finishes() {
+    let tmp = temp_dir();
+    let dir = tmp.path();
+    let data = dir.join("data");
+    let (top, files) = make_tree(&data, "nested", Shape::Nested, 601);
+    let torrent = data.join("nested.torrent");
+    let info = seedcore_create(&top, &torrent, &["--piece-size", "32768"]);
+    let v1 = json_opt_hex(&info, "info_hash_v1").expect("v1 torrent");
+    let mut info_hash = [0u8; 20];
+    for (i, b) in info_hash.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&v1[2 * i..2 * i + 2], 16).unwrap();
+    }
+
+    let mut seed = Seed::new(&torrent)
+        .config(&format!("handshake_timeout = \"{HANDSHAKE_TIMEOUT}\""))
+        .config(&format!("stall_timeout = \"{STALL_TIMEOUT}\""))
+        .start(dir);
+    let seed_pid = seed.live().pid();
+    let target = Target {
+        addr: seed.addr(),
+        info_hash,
+        piece_length: u32::try_from(json_u64(&info, "piece_length")).unwrap(),
+        piece_count: u32::try_from(json_u64(&info, "piece_count")).unwrap(),
+    };
+
+    // The good leecher runs through all of it.
+    let save = dir.join("leech");
+    let leech = LtLeech::start(
+        &[seed.addr()],
+        &[LtJob {
+            name: "good".into(),
+            source: LtSource::Torrent(torrent.clone()),
+            save: save.clone(),
+        }],
+        Duration::from_secs(50),
+    );
+
+    type Peer = fn(&Target) -> Result<String, String>;
+    let peers: [(&str, Peer); 6] = [
+        ("garbage handshake", garbage_handshake),
+        ("unknown info-hash", unknown_info_hash),
+        ("4 GiB length prefix", four_gib_length_prefix),
+        ("request past the end of a piece", request_past_piece_end),
+        ("bitfield of the wrong size", wrong_size_bitfield),
+        ("silent peer (handshake timeout)", silent_peer),
+    ];
+    let handles: Vec<_> = peers
+        .iter()
+        .map(|&(name, f)| (name, thread::spawn(move || f(&target))))
+        .collect();
+    let flood = request_flood(&target, seed_pid);
+
+    let mut results: Vec<(String, Result<String, String>)> = handles
+        .into_iter()
+        .map(|(name, h)| {
+            let r = h.join().unwrap_or_else(|_| Err("the peer thread panicked".into()));
+            (name.to_string(), r)
+        })
+        .collect();
+    results.push((
+        "100,000 requests, never reading".into(),
+        flood.and_then(|(how, before, peak)| {
+            let growth = peak.saturating_sub(before);
+            if growth < RSS_BOUND_KIB {
+                Ok(format!("{how}; RSS {before} KiB -> peak {peak} KiB"))
+            } else {
+                Err(format!(
+                    "RSS grew by {growth} KiB ({before} -> {peak}), over the {RSS_BOUND_KIB} KiB bound; {how}"
+                ))
+            }
+        }),
+    ));
+    let summary: String = results
+        .iter()
+        .map(|(n, r)| match r {
+            Ok(how) => format!("  ok   {n}: {how}\n"),
+            Err(why) => format!("  FAIL {n}: {why}\n"),
+        })
+        .collect();
+    eprintln!("hostile peers:\n{summary}");
+    seed.assert_alive();
+    assert!(
+        results.iter().all(|(_, r)| r.is_ok()),
+        "every hostile connection should be closed by the seed:\n{summary}\n{seed}"
+    );
+
+    let report = leech.finish(&|| seed.to_string());
+    assert_eq!(report["leechers"][0]["hash_failures"], 0, "{report}");
+    assert_same_files(&top, &save.join("nested"), &files, false);
+    assert_verifies(&torrent, &save);
+    seed.stop();
+}
