@@ -89,7 +89,9 @@ impl LtLeech {
         // `python()` checks that the script exists; the process itself is
         // started through `Live` to keep it in the background.
         let _ = python("lt_leech.py");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("py").join("lt_leech.py");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("py")
+            .join("lt_leech.py");
         let mut cmd = Command::new(SYSTEM_PYTHON);
         cmd.arg(script).arg(file.path());
         LtLeech {
@@ -160,7 +162,11 @@ impl Listener {
         let save = dir.join("download");
         mkdir(&config);
         mkdir(&save);
-        let bind_v4 = if ip.is_ipv4() { ip.to_string() } else { "127.0.0.1".into() };
+        let bind_v4 = if ip.is_ipv4() {
+            ip.to_string()
+        } else {
+            "127.0.0.1".into()
+        };
         let settings = serde_json::json!({
             "bind-address-ipv4": bind_v4,
             "bind-address-ipv6": "::1",
@@ -176,10 +182,16 @@ impl Listener {
             "download-dir": save,
             "message-level": 2,
         });
-        write(&config.join("settings.json"), settings.to_string().as_bytes());
+        write(
+            &config.join("settings.json"),
+            settings.to_string().as_bytes(),
+        );
         let done = dir.join("DONE");
         let script = dir.join("finished.sh");
-        write(&script, format!("#!/bin/sh\ntouch '{}'\n", done.display()).as_bytes());
+        write(
+            &script,
+            format!("#!/bin/sh\ntouch '{}'\n", done.display()).as_bytes(),
+        );
         make_executable(&script);
         let mut cmd = Command::new(stdbuf);
         cmd.arg("-o0")
@@ -286,7 +298,12 @@ impl Listener {
 /// create zero-length files) and is created, so that `seedcore verify`
 /// can run on the copy.
 #[track_caller]
-pub fn assert_same_files(source: &Path, downloaded: &Path, files: &[TreeFile], missing_empty_ok: bool) {
+pub fn assert_same_files(
+    source: &Path,
+    downloaded: &Path,
+    files: &[TreeFile],
+    missing_empty_ok: bool,
+) {
     for f in files {
         let want = source.join(&f.rel);
         let got = downloaded.join(&f.rel);

@@ -128,7 +128,12 @@ impl Live {
     /// child's output, when the deadline passes or the child ends first
     /// (unless `ready` already holds then).
     #[track_caller]
-    pub fn wait_until(&mut self, what: &str, timeout: Duration, mut ready: impl FnMut(&Live) -> bool) {
+    pub fn wait_until(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut ready: impl FnMut(&Live) -> bool,
+    ) {
         let deadline = Instant::now() + timeout;
         loop {
             if ready(self) {
@@ -141,7 +146,10 @@ impl Live {
                 panic!("{} ended ({s}) while waiting for {what}\n{self}", self.name);
             }
             if Instant::now() >= deadline {
-                panic!("{} did not reach \"{what}\" within {timeout:?}\n{self}", self.name);
+                panic!(
+                    "{} did not reach \"{what}\" within {timeout:?}\n{self}",
+                    self.name
+                );
             }
             thread::sleep(POLL);
         }

@@ -119,9 +119,13 @@ impl Seed {
         if let Some(d) = &self.data {
             cmd.arg("--data").arg(d);
         }
-        cmd.arg("--config")
-            .arg(&config)
-            .args(["--port", &port.to_string(), "--bind", &ip.to_string(), "--no-dht"]);
+        cmd.arg("--config").arg(&config).args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            &ip.to_string(),
+            "--no-dht",
+        ]);
         for p in &self.peers {
             cmd.args(["--peer", p]);
         }
@@ -132,7 +136,11 @@ impl Seed {
             cmd.arg("--json");
         }
         // Logs from the engine's crates, for failure messages.
-        cmd.env("RUST_LOG", "info").env("RUST_BACKTRACE", "1");
+        // `RUST_LOG` from the test's environment wins (e.g. `debug`).
+        if std::env::var_os("RUST_LOG").is_none() {
+            cmd.env("RUST_LOG", "info");
+        }
+        cmd.env("RUST_BACKTRACE", "1");
         let live = Live::spawn("seedcore seed", &mut cmd);
         let mut seed = RunningSeed {
             live,

@@ -28,7 +28,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use seedcore_protocol::wire::{decode, BlockRequest, Decoded, Handshake, Limits, Message, Reserved};
+use seedcore_protocol::wire::{
+    decode, BlockRequest, Decoded, Handshake, Limits, Message, Reserved,
+};
 use seedcore_tests::live::rss_kib_of;
 use seedcore_tests::*;
 
@@ -62,7 +64,9 @@ fn connect(t: &Target) -> Result<TcpStream, String> {
 fn handshake(info_hash: [u8; 20], tag: u8) -> Vec<u8> {
     let mut id = *b"-XX0001-hostilepeer0";
     id[19] = tag;
-    Handshake::new(Reserved::EMPTY, info_hash, id).to_bytes().to_vec()
+    Handshake::new(Reserved::EMPTY, info_hash, id)
+        .to_bytes()
+        .to_vec()
 }
 
 fn encode(msgs: &[Message<'_>]) -> Vec<u8> {
@@ -89,7 +93,9 @@ fn wait_closed(s: &mut TcpStream, bound: Duration) -> Result<String, String> {
             Err(e) => return Ok(format!("closed ({e} after {got} bytes from the seed)")),
         }
         if Instant::now() >= deadline {
-            return Err(format!("still open after {bound:?} ({got} bytes from the seed)"));
+            return Err(format!(
+                "still open after {bound:?} ({got} bytes from the seed)"
+            ));
         }
     }
 }
@@ -160,7 +166,7 @@ fn read_until_unchoked(s: &mut TcpStream, t: &Target) -> Result<(), String> {
             buf.drain(..68);
             handshake_seen = true;
         }
-        while handshake_seen {
+        while handshake_seen && !buf.is_empty() {
             match decode(&buf, &limits) {
                 Ok(Decoded::Message { msg, consumed }) => {
                     let unchoked = msg == Message::Unchoke;
@@ -220,7 +226,11 @@ fn request_flood(t: &Target, seed_pid: u32) -> Result<(String, u64, u64), String
         let keepalive = [0u8; 4];
         loop {
             let rest = flood.get(at..).unwrap_or(&[]);
-            let piece = if rest.is_empty() { &keepalive[..] } else { rest };
+            let piece = if rest.is_empty() {
+                &keepalive[..]
+            } else {
+                rest
+            };
             match w.write(piece) {
                 Ok(n) => {
                     if rest.is_empty() {
@@ -229,7 +239,11 @@ fn request_flood(t: &Target, seed_pid: u32) -> Result<(String, u64, u64), String
                         at += n;
                     }
                 }
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                    ) => {}
                 Err(e) => {
                     return Ok(format!(
                         "closed ({e}) after {} of {FLOOD} requests were written",
@@ -254,7 +268,9 @@ fn request_flood(t: &Target, seed_pid: u32) -> Result<(String, u64, u64), String
         }
         thread::sleep(Duration::from_millis(50));
     }
-    let how = writer.join().map_err(|_| "the writer thread panicked".to_string())??;
+    let how = writer
+        .join()
+        .map_err(|_| "the writer thread panicked".to_string())??;
     drop(s);
     Ok((how, before, peak))
 }
@@ -315,7 +331,9 @@ fn hostile_peers_are_closed_while_a_good_leecher_finishes() {
     let mut results: Vec<(String, Result<String, String>)> = handles
         .into_iter()
         .map(|(name, h)| {
-            let r = h.join().unwrap_or_else(|_| Err("the peer thread panicked".into()));
+            let r = h
+                .join()
+                .unwrap_or_else(|_| Err("the peer thread panicked".into()));
             (name.to_string(), r)
         })
         .collect();

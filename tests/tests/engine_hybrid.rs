@@ -24,13 +24,23 @@ fn hybrid_torrent_downloads_into_libtorrent_as_v2() {
     let (top, files) = make_tree(&data, "nested", Shape::Nested, 401);
     let torrent = data.join("nested.torrent");
     let made = lt_create(LtMode::Hybrid, 32_768, &torrent, &top);
-    let v1 = made["v1"].as_str().expect("hybrid has a v1 hash").to_string();
-    let v2 = made["v2"].as_str().expect("hybrid has a v2 hash").to_string();
+    let v1 = made["v1"]
+        .as_str()
+        .expect("hybrid has a v1 hash")
+        .to_string();
+    let v2 = made["v2"]
+        .as_str()
+        .expect("hybrid has a v2 hash")
+        .to_string();
 
     let seed = Seed::new(&torrent).start(dir);
     let magnet = format!("magnet:?xt=urn:btmh:1220{v2}&x.pe={}", seed.addr());
     let parsed = lt_magnet(&magnet);
-    assert_eq!(parsed["v1"], serde_json::Value::Null, "v2-only magnet: {parsed}");
+    assert_eq!(
+        parsed["v1"],
+        serde_json::Value::Null,
+        "v2-only magnet: {parsed}"
+    );
 
     let save = dir.join("leech");
     let job = LtJob {

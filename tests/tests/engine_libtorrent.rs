@@ -27,7 +27,7 @@ fn libtorrent_downloads_nested_multi_file_torrent() {
     let info = seedcore_info(&torrent);
     let total = json_u64(&info, "total_length");
 
-    let mut seed = Seed::new(&torrent).data(&data).json().start(dir);
+    let seed = Seed::new(&torrent).data(&data).json().start(dir);
     let save = dir.join("leech");
     let job = LtJob {
         name: "lt".into(),

@@ -56,15 +56,19 @@ fn twenty_leechers_on_four_torrents_with_more_shards_than_cores() {
             });
         }
     }
-    let report = LtLeech::start(&[seed.addr()], &jobs, Duration::from_secs(60))
-        .finish(&|| seed.to_string());
+    let report =
+        LtLeech::start(&[seed.addr()], &jobs, Duration::from_secs(60)).finish(&|| seed.to_string());
     seed.assert_alive();
 
     let leechers = report["leechers"].as_array().unwrap();
     assert_eq!(leechers.len(), PER_TORRENT * torrents.len(), "{report}");
     for (i, (job, r)) in jobs.iter().zip(leechers).enumerate() {
         let (name, shape, top, files, torrent, info) = &torrents[i / PER_TORRENT];
-        assert_eq!(r["num_pieces"], info["piece_count"], "{}: {report}", job.name);
+        assert_eq!(
+            r["num_pieces"], info["piece_count"],
+            "{}: {report}",
+            job.name
+        );
         assert_eq!(r["hash_failures"], 0, "{}: {report}", job.name);
         let copy = match shape {
             Shape::SingleFile => job.save.clone(),

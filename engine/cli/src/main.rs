@@ -26,6 +26,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Seed torrents (or files and folders) until SIGINT/SIGTERM.
+    Seed(Box<cmd::seed::Args>),
     /// Make a .torrent for a file or folder, hashing on every core.
     Create(cmd::create::Args),
     /// Check data on disk against a torrent; exit 1 if any piece is bad or missing.
@@ -34,16 +36,20 @@ enum Command {
     Info(cmd::info::Args),
     /// Print the magnet link of a .torrent.
     Magnet(cmd::magnet::Args),
+    /// Check this host's limits, kernel, network and CPU for seeding (advice: exit 0).
+    Tune(cmd::tune::Args),
 }
 
 fn main() {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let result = match cli.command {
+        Command::Seed(args) => cmd::seed::run(*args),
         Command::Create(args) => cmd::create::run(args),
         Command::Verify(args) => cmd::verify::run(args),
         Command::Info(args) => cmd::info::run(args),
         Command::Magnet(args) => cmd::magnet::run(args),
+        Command::Tune(args) => cmd::tune::run(args),
     };
     std::process::exit(exit::report(result));
 }

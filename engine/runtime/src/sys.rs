@@ -127,6 +127,50 @@ pub fn will_need(bytes: &[u8]) {
     let _ = unsafe { libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_WILLNEED) };
 }
 
+/// Asks the kernel to drop the file's cached pages (`POSIX_FADV_DONTNEED`;
+/// pages mapped by some process stay). Benchmarks use it to measure reads
+/// from a cold cache.
+pub fn drop_cached_pages(file: &File) -> io::Result<()> {
+    // SAFETY: the descriptor is open for the call; fadvise only changes
+    // the page cache's state for that file.
+    let rc = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(rc))
+    }
+}
+
+/// Number of the file's pages in the page cache, and its page count
+/// (`mincore` over a temporary mapping; for benchmarks).
+pub fn cached_pages(file: &File) -> io::Result<(usize, usize)> {
+    let len = usize::try_from(file.metadata()?.len()).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
+    if len == 0 {
+        return Ok((0, 0));
+    }
+    let page = 4096usize;
+    let pages = len.div_ceil(page);
+    // SAFETY: a fresh shared read-only mapping of an open file; it is only
+    // passed to mincore (which never reads it) and unmapped below.
+    let addr = unsafe {
+        libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_SHARED, file.as_raw_fd(), 0)
+    };
+    if addr == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    let mut vec = vec![0u8; pages];
+    // SAFETY: `addr..addr+len` is the mapping made above; `vec` has one
+    // byte per page of it.
+    let rc = unsafe { libc::mincore(addr, len, vec.as_mut_ptr()) };
+    let err = io::Error::last_os_error();
+    // SAFETY: unmaps exactly the mapping made above; nothing refers to it.
+    unsafe { libc::munmap(addr, len) };
+    if rc != 0 {
+        return Err(err);
+    }
+    Ok((vec.iter().filter(|b| **b & 1 != 0).count(), pages))
+}
+
 /// The soft `RLIMIT_MEMLOCK` (bytes), if it can be read and is finite.
 pub fn memlock_limit() -> Option<u64> {
     let mut r = libc::rlimit {

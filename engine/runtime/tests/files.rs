@@ -1,5 +1,6 @@
 //! Files changing under a running seed: never a crash, pieces withdrawn,
 //! and served again once the file is back and re-verified.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::cast_possible_truncation)] // test code: fail loudly
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Loopback tests of a whole seed: an in-process `Seeder` and the minimal
 //! leecher from `common::leecher`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::cast_possible_truncation)] // test code: fail loudly
 
 mod common;
 

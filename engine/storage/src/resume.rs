@@ -11,14 +11,17 @@
 //!
 //! # Format
 //!
-//! Bencode (no new dependency; readable with any bencode dump tool):
+//! Canonical bencode, read and written with the project's one bencode
+//! codec (`seedcore_protocol::bencode`), so any bencode dump tool shows it:
 //! `d8:checksum32:<SHA-256 of payload>7:payload<n>:<payload>e`, where the
 //! payload is a bencoded dictionary with `version`, `info hash v1` and/or
 //! `info hash v2`, `piece length`, `piece count`, `have` (bitfield, high bit
 //! first, as on the wire) and `files` (a list with, per file of the torrent,
-//! `d4:nsec<i>5:mtime<i>4:size<i>e`, or `de` for a pad file or a file that was
-//! not there). The checksum catches bit rot that bencode alone would accept
-//! (a flipped bit in the bitfield would otherwise claim a piece).
+//! `d5:mtimei<secs>e4:nseci<nanos>e4:sizei<bytes>e`, or `de` for a pad file
+//! or a file that was not there). The checksum catches bit rot that bencode alone would accept
+//! (a flipped bit in the bitfield would otherwise claim a piece). Reading
+//! accepts only the canonical form this module writes (sorted, unique keys,
+//! no leading zeros) and refuses unknown keys.
 //! [`ResumeData::save`] writes atomically: a temporary file in the same
 //! folder, fsync, rename over the old one, fsync of the folder.
 
@@ -26,7 +29,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use bendy::decoding::{Decoder, Object};
+use seedcore_protocol::bencode::{self, check_canonical, Dict, Limits, OwnedValue, Value};
 use seedcore_protocol::geometry::Geometry;
 use seedcore_protocol::metainfo::Metainfo;
 
@@ -156,75 +159,56 @@ impl ResumeData {
 
     /// The bytes of the resume file.
     pub fn encode(&self) -> Vec<u8> {
-        let mut p = Vec::with_capacity(64 + self.have.len() / 8 + self.files.len() * 48);
-        p.push(b'd');
-        bytes(&mut p, b"files");
-        p.push(b'l');
-        for f in &self.files {
-            p.push(b'd');
-            if let Some(s) = f {
-                bytes(&mut p, b"mtime");
-                int(&mut p, i128::from(s.mtime_secs));
-                bytes(&mut p, b"nsec");
-                int(&mut p, i128::from(s.mtime_nanos));
-                bytes(&mut p, b"size");
-                int(&mut p, i128::from(s.size));
-            }
-            p.push(b'e');
-        }
-        p.push(b'e');
-        bytes(&mut p, b"have");
-        bytes(&mut p, &to_bitfield(&self.have));
+        let files = self.files.iter().map(|f| match f {
+            Some(s) => OwnedValue::dict()
+                .with("mtime", OwnedValue::int(s.mtime_secs))
+                .with("nsec", OwnedValue::int(s.mtime_nanos))
+                // A size beyond i64 cannot exist on disk (`off_t` is
+                // signed); were one recorded, it saturates and simply
+                // fails to match the file at the next start.
+                .with("size", OwnedValue::int(saturating_i64(s.size))),
+            None => OwnedValue::dict(),
+        });
+        let mut payload = OwnedValue::dict()
+            .with("files", OwnedValue::List(files.collect()))
+            .with("have", OwnedValue::Bytes(to_bitfield(&self.have)))
+            .with(
+                "piece count",
+                OwnedValue::int(saturating_i64(self.have.len())),
+            )
+            .with("piece length", OwnedValue::int(self.piece_length))
+            .with("version", OwnedValue::int(self.version));
         if let Some(h) = &self.info_hash_v1 {
-            bytes(&mut p, b"info hash v1");
-            bytes(&mut p, h);
+            payload.insert("info hash v1", OwnedValue::bytes(h));
         }
         if let Some(h) = &self.info_hash_v2 {
-            bytes(&mut p, b"info hash v2");
-            bytes(&mut p, h);
+            payload.insert("info hash v2", OwnedValue::bytes(h));
         }
-        bytes(&mut p, b"piece count");
-        int(&mut p, self.have.len() as i128);
-        bytes(&mut p, b"piece length");
-        int(&mut p, i128::from(self.piece_length));
-        bytes(&mut p, b"version");
-        int(&mut p, i128::from(self.version));
-        p.push(b'e');
-
-        let mut out = Vec::with_capacity(p.len() + 64);
-        out.push(b'd');
-        bytes(&mut out, b"checksum");
-        bytes(&mut out, &seedcore_hash::sha256(&p));
-        bytes(&mut out, b"payload");
-        bytes(&mut out, &p);
-        out.push(b'e');
-        out
+        let payload = payload.to_bytes();
+        OwnedValue::dict()
+            .with(
+                "checksum",
+                OwnedValue::bytes(&seedcore_hash::sha256(&payload)),
+            )
+            .with("payload", OwnedValue::Bytes(payload))
+            .to_bytes()
     }
 
     /// Parses the bytes of a resume file, checking everything.
     pub fn decode(data: &[u8]) -> Result<ResumeData, ResumeError> {
-        let mut dec = Decoder::new(data).with_max_depth(2);
-        let mut checksum = None;
-        let mut payload = None;
-        {
-            let outer = dec.next_object().map_err(|e| malformed(e.to_string()))?;
-            let Some(Object::Dict(mut d)) = outer else {
-                return Err(malformed("not a bencoded dictionary"));
-            };
-            while let Some((k, v)) = d.next_pair().map_err(|e| malformed(e.to_string()))? {
-                match (k, v) {
-                    (b"checksum", Object::Bytes(b)) => checksum = Some(b),
-                    (b"payload", Object::Bytes(b)) => payload = Some(b),
-                    _ => return Err(malformed("unexpected key in the outer dictionary")),
+        let outer = canonical_dict(data, 1, "the file")?;
+        let (mut checksum, mut payload) = (None, None);
+        for (k, v) in outer.iter() {
+            match (k, v) {
+                (b"checksum", Value::Bytes(b)) => checksum = Some(b),
+                (b"payload", Value::Bytes(b)) => payload = Some(b),
+                _ => {
+                    return Err(malformed(format!(
+                        "unexpected key \"{}\" in the outer dictionary",
+                        key_name(k)
+                    )))
                 }
             }
-        }
-        if dec
-            .next_object()
-            .map_err(|e| malformed(e.to_string()))?
-            .is_some()
-        {
-            return Err(malformed("trailing data after the dictionary"));
         }
         let (Some(sum), Some(payload)) = (checksum, payload) else {
             return Err(malformed("checksum or payload missing"));
@@ -304,16 +288,10 @@ impl ResumeData {
     }
 }
 
-fn bytes(out: &mut Vec<u8>, b: &[u8]) {
-    out.extend_from_slice(b.len().to_string().as_bytes());
-    out.push(b':');
-    out.extend_from_slice(b);
-}
-
-fn int(out: &mut Vec<u8>, i: i128) {
-    out.push(b'i');
-    out.extend_from_slice(i.to_string().as_bytes());
-    out.push(b'e');
+/// A size or count as a bencode integer (`i64`), saturating: nothing real
+/// exceeds it, and a saturated value reads back as a mismatch, never a crash.
+fn saturating_i64(n: impl TryInto<i64>) -> i64 {
+    n.try_into().unwrap_or(i64::MAX)
 }
 
 fn to_bitfield(have: &[bool]) -> Vec<u8> {
@@ -326,61 +304,88 @@ fn to_bitfield(have: &[bool]) -> Vec<u8> {
         .collect()
 }
 
-fn integer(o: Object<'_, '_>, what: &str) -> Result<i64, ResumeError> {
-    match o {
-        Object::Integer(s) => s
-            .parse()
+/// Reads `data` as exactly one dictionary, at most `depth` levels deep, in
+/// canonical form. [`ResumeData::encode`] only writes canonical bencode, so
+/// unsorted or repeated keys or leading zeros mean another writer (or
+/// damage): refusing them leaves one reading of every accepted file.
+fn canonical_dict<'a>(data: &'a [u8], depth: usize, what: &str) -> Result<Dict<'a>, ResumeError> {
+    let limits = Limits {
+        max_len: usize::try_from(MAX_RESUME_BYTES).unwrap_or(usize::MAX),
+        max_depth: depth,
+    };
+    let bad = |e: bencode::BencodeError| malformed(format!("{what}: {e}"));
+    let Value::Dict(d) = bencode::read(data, limits).map_err(bad)? else {
+        return Err(malformed(format!("{what} is not a bencoded dictionary")));
+    };
+    check_canonical(data, limits).map_err(bad)?;
+    Ok(d)
+}
+
+/// A key for an error message: escaped, and cut short so that a hostile
+/// file cannot make the message huge.
+fn key_name(k: &[u8]) -> String {
+    let shown = k.get(..32).unwrap_or(k).escape_ascii().to_string();
+    if k.len() > 32 {
+        shown + "..."
+    } else {
+        shown
+    }
+}
+
+fn integer(v: Value<'_>, what: &str) -> Result<i64, ResumeError> {
+    match v.as_integer() {
+        Some(i) => i
+            .to_i64()
             .map_err(|_| malformed(format!("{what} is not a 64-bit integer"))),
-        _ => Err(malformed(format!("{what} is not an integer"))),
+        None => Err(malformed(format!("{what} is not an integer"))),
     }
 }
 
 fn decode_payload(data: &[u8]) -> Result<ResumeData, ResumeError> {
-    let err = |e: bendy::decoding::Error| malformed(e.to_string());
-    let mut dec = Decoder::new(data).with_max_depth(3);
-    let Some(Object::Dict(mut d)) = dec.next_object().map_err(err)? else {
-        return Err(malformed("payload is not a dictionary"));
-    };
+    let d = canonical_dict(data, 3, "the payload")?;
     let (mut version, mut v1, mut v2, mut plen, mut count, mut have, mut files) =
         (None, None, None, None, None, None, None);
-    while let Some((k, v)) = d.next_pair().map_err(err)? {
+    for (k, v) in d.iter() {
         match k {
             b"version" => version = Some(integer(v, "version")?),
             b"piece length" => plen = Some(integer(v, "piece length")?),
             b"piece count" => count = Some(integer(v, "piece count")?),
-            b"info hash v1" => match v {
-                Object::Bytes(b) => {
-                    v1 = Some(
-                        <[u8; 20]>::try_from(b)
-                            .map_err(|_| malformed("v1 info-hash is not 20 bytes"))?,
-                    )
-                }
-                _ => return Err(malformed("v1 info-hash is not a string")),
-            },
-            b"info hash v2" => match v {
-                Object::Bytes(b) => {
-                    v2 = Some(
-                        <[u8; 32]>::try_from(b)
-                            .map_err(|_| malformed("v2 info-hash is not 32 bytes"))?,
-                    )
-                }
-                _ => return Err(malformed("v2 info-hash is not a string")),
-            },
-            b"have" => match v {
-                Object::Bytes(b) => have = Some(b),
-                _ => return Err(malformed("have is not a string")),
-            },
-            b"files" => {
-                let Object::List(mut l) = v else {
-                    return Err(malformed("files is not a list"));
-                };
-                let mut out = Vec::new();
-                while let Some(item) = l.next_object().map_err(err)? {
-                    out.push(decode_stamp(item)?);
-                }
-                files = Some(out);
+            b"info hash v1" => {
+                let b = v
+                    .as_bytes()
+                    .ok_or_else(|| malformed("v1 info-hash is not a string"))?;
+                v1 = Some(
+                    <[u8; 20]>::try_from(b)
+                        .map_err(|_| malformed("v1 info-hash is not 20 bytes"))?,
+                );
             }
-            _ => return Err(malformed("unknown key in payload")),
+            b"info hash v2" => {
+                let b = v
+                    .as_bytes()
+                    .ok_or_else(|| malformed("v2 info-hash is not a string"))?;
+                v2 = Some(
+                    <[u8; 32]>::try_from(b)
+                        .map_err(|_| malformed("v2 info-hash is not 32 bytes"))?,
+                );
+            }
+            b"have" => {
+                have = Some(
+                    v.as_bytes()
+                        .ok_or_else(|| malformed("have is not a string"))?,
+                );
+            }
+            b"files" => {
+                let l = v
+                    .as_list()
+                    .ok_or_else(|| malformed("files is not a list"))?;
+                files = Some(l.iter().map(decode_stamp).collect::<Result<Vec<_>, _>>()?);
+            }
+            _ => {
+                return Err(malformed(format!(
+                    "unknown key \"{}\" in payload",
+                    key_name(k)
+                )))
+            }
         }
     }
     let version = version.ok_or_else(|| malformed("version missing"))?;
@@ -423,17 +428,22 @@ fn decode_payload(data: &[u8]) -> Result<ResumeData, ResumeError> {
     })
 }
 
-fn decode_stamp(item: Object<'_, '_>) -> Result<Option<FileStamp>, ResumeError> {
-    let Object::Dict(mut d) = item else {
-        return Err(malformed("file entry is not a dictionary"));
-    };
+fn decode_stamp(item: Value<'_>) -> Result<Option<FileStamp>, ResumeError> {
+    let d = item
+        .as_dict()
+        .ok_or_else(|| malformed("file entry is not a dictionary"))?;
     let (mut mtime, mut nsec, mut size) = (None, None, None);
-    while let Some((k, v)) = d.next_pair().map_err(|e| malformed(e.to_string()))? {
+    for (k, v) in d.iter() {
         match k {
             b"mtime" => mtime = Some(integer(v, "mtime")?),
             b"nsec" => nsec = Some(integer(v, "nsec")?),
             b"size" => size = Some(integer(v, "size")?),
-            _ => return Err(malformed("unknown key in file entry")),
+            _ => {
+                return Err(malformed(format!(
+                    "unknown key \"{}\" in file entry",
+                    key_name(k)
+                )))
+            }
         }
     }
     match (mtime, nsec, size) {
@@ -453,3 +463,6 @@ fn decode_stamp(item: Object<'_, '_>) -> Result<Option<FileStamp>, ResumeError> 
         _ => Err(malformed("file entry lacks mtime, nsec or size")),
     }
 }
+
+#[cfg(test)]
+mod tests;

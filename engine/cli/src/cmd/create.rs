@@ -102,7 +102,7 @@ fn parse_piece_size(s: &str) -> Result<PieceSize, String> {
     let bytes = n.saturating_mul(scale);
     let min = 16 * 1024;
     let max = 256 * 1024 * 1024;
-    if !(min..=max).contains(&bytes) || bytes % min != 0 {
+    if !(min..=max).contains(&bytes) || !bytes.is_multiple_of(min) {
         return Err(format!(
             "piece size {s:?}: must be a multiple of 16K between 16K and 256M"
         ));

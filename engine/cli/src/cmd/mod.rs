@@ -3,6 +3,8 @@
 pub mod create;
 pub mod info;
 pub mod magnet;
+pub mod seed;
+pub mod tune;
 pub mod verify;
 
 use std::path::Path;

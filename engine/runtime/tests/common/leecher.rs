@@ -2,7 +2,8 @@
 //! handshake, interested, wait for unchoke, pipelined requests, every
 //! block handed to a callback. Enough to check what a seed serves and to
 //! load it in benchmarks; nothing else.
-#![allow(dead_code)]
+#![allow(dead_code)] // each test binary uses a different subset
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::cast_possible_truncation)] // test code: fail loudly
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -1,0 +1,269 @@
+//! `seedcore seed`: serve torrents until SIGINT/SIGTERM.
+//!
+//! Settings come from four layers, strongest first: flags, `SEEDCORE_*`
+//! environment variables (clap reads both), the TOML file named by
+//! `--config`, and the defaults of `seedcore_runtime::Config`. Every flag
+//! below is an `Option` (or an empty list / `false`) so that "not given"
+//! leaves the file's value in place. `--print-config` shows the result.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use seedcore_runtime::{Bytes, Config, SendPath, Seeder, Span, TorrentSpec};
+
+use crate::exit::Outcome;
+
+/// Arguments of `seedcore seed`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// What to seed: `.torrent` files (data in `--data`, default the
+    /// folder of the `.torrent`), or files and folders: a v1 torrent is
+    /// made for each, written beside it as `<name>.torrent`, and its
+    /// magnet link printed.
+    paths: Vec<PathBuf>,
+    /// Folder holding the data of the `.torrent` paths given here.
+    #[arg(long, env = "SEEDCORE_DATA")]
+    data: Option<PathBuf>,
+    /// TOML file with settings and `[[torrent]]` entries (`path`, `data`);
+    /// see `--print-config` for every key.
+    #[arg(long, env = "SEEDCORE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Print the effective configuration as TOML and exit.
+    #[arg(long)]
+    print_config: bool,
+    /// TCP port to listen on [default: 6881].
+    #[arg(long, env = "SEEDCORE_PORT")]
+    port: Option<u16>,
+    /// Address to listen on; repeat (or separate with commas) for several
+    /// [default: 0.0.0.0 and ::].
+    #[arg(long, env = "SEEDCORE_BIND", value_delimiter = ',')]
+    bind: Vec<IpAddr>,
+    /// A peer (`HOST:PORT`) to dial for every torrent, retried with
+    /// back-off until it answers and after every drop; repeatable.
+    #[arg(long = "peer", env = "SEEDCORE_PEERS", value_delimiter = ',')]
+    peers: Vec<String>,
+    /// Do not run a DHT node.
+    #[arg(long, env = "SEEDCORE_NO_DHT")]
+    no_dht: bool,
+    /// Serving shards (pinned executors) [default: every core but one].
+    #[arg(long, env = "SEEDCORE_SHARDS")]
+    shards: Option<usize>,
+    /// Peers unchoked at once in all; 0 = every interested peer [default: 0].
+    #[arg(long, env = "SEEDCORE_UPLOAD_SLOTS")]
+    upload_slots: Option<u32>,
+    /// Most outstanding requests per peer (BEP 10 `reqq`) [default: 250].
+    #[arg(long, env = "SEEDCORE_REQQ")]
+    reqq: Option<u32>,
+    /// Most peer connections in all [default: 10000].
+    #[arg(long, env = "SEEDCORE_MAX_PEERS")]
+    max_peers: Option<u32>,
+    /// Close peers that have not handshaken after this long [default: 20s].
+    #[arg(long, env = "SEEDCORE_HANDSHAKE_TIMEOUT")]
+    handshake_timeout: Option<Span>,
+    /// Close peers silent for this long [default: 5m].
+    #[arg(long, env = "SEEDCORE_IDLE_TIMEOUT")]
+    idle_timeout: Option<Span>,
+    /// Close peers that stop reading for this long; 0 = never [default: 2m].
+    #[arg(long, env = "SEEDCORE_STALL_TIMEOUT")]
+    stall_timeout: Option<Span>,
+    /// Keep-alive after this long without sending [default: 2m].
+    #[arg(long, env = "SEEDCORE_KEEPALIVE_INTERVAL")]
+    keepalive_interval: Option<Span>,
+    /// io_uring memory per shard; about 3x this is locked per shard, so
+    /// keep shards x 3 x this under `ulimit -l` [default: 128K].
+    #[arg(long, env = "SEEDCORE_IO_MEMORY")]
+    io_memory: Option<Bytes>,
+    /// How blocks reach the socket: writev, sendfile or write
+    /// [default: writev].
+    #[arg(long, env = "SEEDCORE_SEND_PATH")]
+    send_path: Option<SendPath>,
+    /// Status line on stderr every this long; 0 = none [default: 5s].
+    #[arg(long, env = "SEEDCORE_STATUS_INTERVAL")]
+    status_interval: Option<Span>,
+    /// Also print each status as a JSON object line on stdout.
+    #[arg(long, env = "SEEDCORE_JSON")]
+    json: bool,
+    /// Folder for resume files [default: <data>/.seedcore/].
+    #[arg(long, env = "SEEDCORE_RESUME_DIR")]
+    resume_dir: Option<PathBuf>,
+    /// Threads verifying data at startup; 0 = every core [default: 0].
+    #[arg(long, env = "SEEDCORE_VERIFY_THREADS")]
+    verify_threads: Option<usize>,
+    /// How often seeded files are checked for changes [default: 10s].
+    #[arg(long, env = "SEEDCORE_FILE_CHECK_INTERVAL")]
+    file_check_interval: Option<Span>,
+    /// How often the choker runs [default: 10s].
+    #[arg(long, env = "SEEDCORE_CHOKE_INTERVAL")]
+    choke_interval: Option<Span>,
+    /// How often peers are sent PEX lists [default: 1m].
+    #[arg(long, env = "SEEDCORE_PEX_INTERVAL")]
+    pex_interval: Option<Span>,
+    /// Longest wait between dials of a `--peer` that keeps failing [default: 5m].
+    #[arg(long, env = "SEEDCORE_DIAL_MAX_BACKOFF")]
+    dial_max_backoff: Option<Span>,
+}
+
+fn set<T>(slot: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *slot = v;
+    }
+}
+
+/// The configuration the arguments describe (file, then env and flags).
+fn effective(args: Args) -> anyhow::Result<(Config, bool)> {
+    let mut c = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    set(&mut c.port, args.port);
+    if !args.bind.is_empty() {
+        c.bind = args.bind;
+    }
+    if !args.peers.is_empty() {
+        c.peers = args.peers;
+    }
+    if args.no_dht {
+        c.dht = false;
+    }
+    if args.shards.is_some() {
+        c.shards = args.shards;
+    }
+    set(&mut c.upload_slots, args.upload_slots);
+    set(&mut c.reqq, args.reqq);
+    set(&mut c.max_peers, args.max_peers);
+    set(&mut c.handshake_timeout, args.handshake_timeout);
+    set(&mut c.idle_timeout, args.idle_timeout);
+    set(&mut c.stall_timeout, args.stall_timeout);
+    set(&mut c.keepalive_interval, args.keepalive_interval);
+    set(&mut c.io_memory, args.io_memory);
+    set(&mut c.send_path, args.send_path);
+    set(&mut c.status_interval, args.status_interval);
+    if args.json {
+        c.json = true;
+    }
+    if args.resume_dir.is_some() {
+        c.resume_dir = args.resume_dir;
+    }
+    set(&mut c.verify_threads, args.verify_threads);
+    set(&mut c.file_check_interval, args.file_check_interval);
+    set(&mut c.choke_interval, args.choke_interval);
+    set(&mut c.pex_interval, args.pex_interval);
+    set(&mut c.dial_max_backoff, args.dial_max_backoff);
+    c.torrents.extend(args.paths.into_iter().map(|path| TorrentSpec {
+        path,
+        data: args.data.clone(),
+    }));
+    c.validate()?;
+    Ok((c, args.print_config))
+}
+
+/// Runs `seedcore seed`.
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    let (config, print) = effective(args)?;
+    if print {
+        print!("{}", config.to_toml());
+        return Ok(Outcome::Ok);
+    }
+    let json = config.json;
+    let seeder = Seeder::start(config).context("cannot start seeding")?;
+    seeder
+        .stop_on_signals()
+        .context("cannot install the SIGINT/SIGTERM handlers")?;
+    for t in seeder.torrents() {
+        let line = format!(
+            "seeding {} ({} of {} pieces) info-hash {} from {}",
+            t.name,
+            t.pieces,
+            t.piece_count,
+            t.info_hash,
+            t.root.display()
+        );
+        tracing::info!("{line}");
+        if t.created {
+            // stdout stays JSON-only with --json.
+            if json {
+                eprintln!("torrent: {}\nmagnet: {}", t.torrent_path.display(), t.magnet);
+            } else {
+                println!("torrent: {}\nmagnet: {}", t.torrent_path.display(), t.magnet);
+            }
+        }
+    }
+    for a in seeder.local_addrs() {
+        tracing::info!("listening on {a} ({} shards)", seeder.shards());
+    }
+    seeder.wait();
+    tracing::info!("stopped");
+    Ok(Outcome::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(argv: &[&str]) -> Config {
+        let cli = Cli::try_parse_from(std::iter::once("seed").chain(argv.iter().copied())).unwrap();
+        effective(cli.args).unwrap().0
+    }
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("seed.toml");
+        std::fs::write(
+            &file,
+            "port = 7000\nreqq = 100\nidle_timeout = \"1m\"\n[[torrent]]\npath = \"a.torrent\"\n",
+        )
+        .unwrap();
+        let f = file.to_str().unwrap();
+        let c = parse(&["--config", f, "--port", "7001", "b.torrent", "--data", "/srv"]);
+        assert_eq!(c.port, 7001, "flag beats file");
+        assert_eq!(c.reqq, 100, "file beats default");
+        assert_eq!(c.idle_timeout, Span::secs(60));
+        assert_eq!(c.handshake_timeout, Span::secs(20), "default");
+        assert_eq!(c.torrents.len(), 2);
+        assert_eq!(c.torrents[0].path, dir.path().join("a.torrent"));
+        assert_eq!(c.torrents[1].data, Some(PathBuf::from("/srv")));
+    }
+
+    #[test]
+    fn lists_and_units_parse() {
+        let c = parse(&[
+            "--bind",
+            "127.0.0.1,::1",
+            "--peer",
+            "10.0.0.1:6881",
+            "--peer",
+            "example.org:51413",
+            "--io-memory",
+            "64K",
+            "--send-path",
+            "sendfile",
+            "--stall-timeout",
+            "0",
+            "--no-dht",
+            "x",
+        ]);
+        assert_eq!(c.bind.len(), 2);
+        assert_eq!(c.peers, vec!["10.0.0.1:6881", "example.org:51413"]);
+        assert_eq!(c.io_memory, Bytes(65536));
+        assert_eq!(c.send_path, SendPath::Sendfile);
+        assert_eq!(c.stall_timeout, Span::secs(0));
+        assert!(!c.dht);
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(Cli::try_parse_from(["seed", "--send-path", "carrier-pigeon"]).is_err());
+        assert!(Cli::try_parse_from(["seed", "--idle-timeout", "soon"]).is_err());
+        let cli = Cli::try_parse_from(["seed", "--reqq", "0"]).unwrap();
+        assert!(effective(cli.args).is_err());
+    }
+}
