@@ -4,13 +4,13 @@
 The end-to-end tests use this as the reference leecher: libtorrent checks
 every piece against its hash as it arrives (SHA-1 for v1, the merkle tree
 for v2), so a leecher that finishes with no hash failure proves the seed sent
-the right bytes; `--recheck` then makes libtorrent re-read and re-hash every
-piece from disk.
+the right bytes; `"recheck": true` then makes libtorrent re-read and re-hash
+every piece from disk (force_recheck) once the download is complete.
 
-Each leecher runs in its own session (its own peer id and listen socket on
-127.0.0.1), so one process can stand for many peers. Nothing is discovered:
-DHT, local peer discovery, UPnP, NAT-PMP and uTP are off, and the only peers
-are the `peers` of the spec (dialled with `connect_peer`, again whenever a
+Each leecher runs in its own session (its own peer id, listening on
+127.0.0.1 and ::1 only), so one process can stand for many peers. Nothing is
+discovered: DHT, local peer discovery, UPnP, NAT-PMP and uTP are off, and the
+only peers are the `peers` of the spec (dialled with `connect_peer`, again whenever a
 leecher has no connection) and any `x.pe` of a magnet link.
 
 Usage: lt_leech.py SPEC.json
@@ -37,7 +37,7 @@ def parse_peer(s):
 
 def make_session():
     settings = {
-        "listen_interfaces": "127.0.0.1:0",
+        "listen_interfaces": "127.0.0.1:0,[::1]:0",
         "enable_dht": False,
         "enable_lsd": False,
         "enable_upnp": False,

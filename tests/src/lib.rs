@@ -19,6 +19,15 @@
 //!   the interop checks ran.
 //! - [`bencode`]: a tiny encoder for hand-made malformed torrents (the
 //!   engine's own encoder would refuse to write them).
+//! - [`live`]: a child kept running in the background (the seed, a
+//!   leecher) with its output readable while it runs, bounded waits, and a
+//!   kill by PID when the test ends, however it ends.
+//! - [`seed`]: `seedcore seed` on loopback with a free port and short
+//!   timers from a configuration file; stopping it checks for exit 0 and no
+//!   panic.
+//! - [`leech`]: real clients leeching from the seed (libtorrent dials it;
+//!   transmission and aria2 listen and are dialled) and the checks that the
+//!   copy is byte-identical and passes `seedcore verify`.
 //!
 //! This crate is test code: its helpers panic with a full description of
 //! what went wrong, which is how a test reports failure.

@@ -9,7 +9,7 @@
 //! address, peers, shards).
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -50,6 +50,7 @@ pub struct Seed {
     shards: Option<usize>,
     config: Vec<String>,
     json: bool,
+    ipv6: bool,
 }
 
 impl Seed {
@@ -97,6 +98,12 @@ impl Seed {
         self
     }
 
+    /// Also listen on `[::1]` (same port): see [`RunningSeed::addr_v6`].
+    pub fn ipv6(mut self) -> Seed {
+        self.ipv6 = true;
+        self
+    }
+
     /// `--json`: status objects on stdout.
     pub fn json(mut self) -> Seed {
         self.json = true;
@@ -115,6 +122,12 @@ impl Seed {
         std::fs::write(&config, lines.join("\n"))
             .unwrap_or_else(|e| panic!("write {}: {e}", config.display()));
         let mut cmd = Command::new(seedcore_bin());
+        // Only this test's settings: no `SEEDCORE_*` from the environment.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("SEEDCORE_") {
+                cmd.env_remove(key);
+            }
+        }
         cmd.arg("seed").args(&self.paths);
         if let Some(d) = &self.data {
             cmd.arg("--data").arg(d);
@@ -126,6 +139,9 @@ impl Seed {
             &ip.to_string(),
             "--no-dht",
         ]);
+        if self.ipv6 {
+            cmd.args(["--bind", "::1"]);
+        }
         for p in &self.peers {
             cmd.args(["--peer", p]);
         }
@@ -145,6 +161,9 @@ impl Seed {
         let mut seed = RunningSeed {
             live,
             addr: SocketAddr::new(ip, port),
+            addr_v6: self
+                .ipv6
+                .then(|| SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port)),
         };
         seed.wait_listening(START_TIMEOUT);
         seed
@@ -155,12 +174,18 @@ impl Seed {
 pub struct RunningSeed {
     live: Live,
     addr: SocketAddr,
+    addr_v6: Option<SocketAddr>,
 }
 
 impl RunningSeed {
     /// The address peers connect to.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// `[::1]:port`, when started with [`Seed::ipv6`].
+    pub fn addr_v6(&self) -> Option<SocketAddr> {
+        self.addr_v6
     }
 
     /// The listening port.
@@ -177,11 +202,14 @@ impl RunningSeed {
     /// at once, before any handshake: the seed must shrug that off).
     #[track_caller]
     fn wait_listening(&mut self, timeout: Duration) {
-        let addr = self.addr;
+        let addrs: Vec<SocketAddr> = std::iter::once(self.addr).chain(self.addr_v6).collect();
         let deadline = Instant::now() + timeout;
         self.live.wait_until("accepting connections", timeout, |_| {
             let left = deadline.saturating_duration_since(Instant::now());
-            TcpStream::connect_timeout(&addr, left.min(Duration::from_millis(500))).is_ok()
+            let wait = left.min(Duration::from_millis(500));
+            addrs
+                .iter()
+                .all(|a| TcpStream::connect_timeout(a, wait).is_ok())
         });
     }
 

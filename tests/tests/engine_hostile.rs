@@ -11,10 +11,12 @@
 //! - a valid handshake, then a length prefix of 4 GiB;
 //! - a request that runs past the end of its piece (no Fast extension, so
 //!   it cannot be answered with `reject request`);
-//! - a bitfield of the wrong size;
-//! - 100,000 requests from a peer that never reads: the seed's resident
-//!   memory (`VmRSS`) must stay within 64 MiB of what it was before, and
-//!   the connection must be closed;
+//! - a bitfield too long, and one too short, for the torrent's pieces;
+//! - 100,000 requests from a peer that never reads, and 250 requests
+//!   from a peer that never reads through a 4 KiB receive buffer (the
+//!   seed's sends back up: closed by the stall timeout, set to 3 s): both
+//!   connections must be closed, and the seed's resident memory (`VmRSS`)
+//!   must stay within 64 MiB of what it was before the attack;
 //! - a peer that connects and never sends a byte: closed after the
 //!   handshake timeout, set to 2 s through the configuration file.
 //!
@@ -33,6 +35,7 @@ use seedcore_protocol::wire::{
 };
 use seedcore_tests::live::rss_kib_of;
 use seedcore_tests::*;
+use socket2::{Domain, Socket, Type};
 
 /// The seed's handshake timeout in this test.
 const HANDSHAKE_TIMEOUT: &str = "2s";
@@ -42,7 +45,7 @@ const STALL_TIMEOUT: &str = "3s";
 const CLOSE_BOUND: Duration = Duration::from_secs(15);
 /// Requests the never-reading peer sends.
 const FLOOD: u32 = 100_000;
-/// How much the seed's memory may grow under the flood.
+/// How much the seed's memory may grow during the attack.
 const RSS_BOUND_KIB: u64 = 64 << 10;
 
 #[derive(Clone, Copy)]
@@ -141,11 +144,25 @@ fn request_past_piece_end(t: &Target) -> Result<String, String> {
     send_then_closed(t, &b)
 }
 
-fn wrong_size_bitfield(t: &Target) -> Result<String, String> {
-    let mut b = handshake(t.info_hash, b'b');
-    let too_long = vec![0u8; t.piece_count.div_ceil(8) as usize + 9];
-    b.extend(encode(&[Message::Bitfield(&too_long)]));
+fn bitfield_of(t: &Target, tag: u8, len: usize) -> Result<String, String> {
+    let mut b = handshake(t.info_hash, tag);
+    let bits = vec![0u8; len];
+    b.extend(encode(&[Message::Bitfield(&bits)]));
     send_then_closed(t, &b)
+}
+
+fn long_bitfield(t: &Target) -> Result<String, String> {
+    bitfield_of(t, b'b', t.piece_count.div_ceil(8) as usize + 9)
+}
+
+fn short_bitfield(t: &Target) -> Result<String, String> {
+    bitfield_of(
+        t,
+        b'c',
+        (t.piece_count.div_ceil(8) as usize)
+            .saturating_sub(3)
+            .max(1),
+    )
 }
 
 fn silent_peer(t: &Target) -> Result<String, String> {
@@ -191,88 +208,90 @@ fn read_until_unchoked(s: &mut TcpStream, t: &Target) -> Result<(), String> {
     }
 }
 
-/// The flood: interested, unchoked, then 100,000 valid requests and never
-/// another read. Returns how the connection ended and the highest RSS (KiB)
-/// of the seed seen meanwhile.
-fn request_flood(t: &Target, seed_pid: u32) -> Result<(String, u64, u64), String> {
-    let mut s = connect(t)?;
-    let mut hello = handshake(t.info_hash, b'f');
+/// A peer that asks for `requests` blocks once unchoked and then never
+/// reads again (with `rcvbuf`, through a receive buffer that small, so the
+/// seed's sends back up at once). Returns how the connection ended.
+fn never_reads(
+    t: &Target,
+    tag: u8,
+    requests: u32,
+    rcvbuf: Option<usize>,
+) -> Result<String, String> {
+    let socket =
+        Socket::new(Domain::IPV4, Type::STREAM, None).map_err(|e| format!("socket: {e}"))?;
+    if let Some(size) = rcvbuf {
+        socket
+            .set_recv_buffer_size(size)
+            .map_err(|e| format!("SO_RCVBUF: {e}"))?;
+    }
+    socket
+        .connect_timeout(&t.addr.into(), Duration::from_secs(5))
+        .map_err(|e| format!("cannot connect: {e}"))?;
+    let mut s: TcpStream = socket.into();
+    let mut hello = handshake(t.info_hash, tag);
     hello.extend(encode(&[Message::Interested]));
     s.write_all(&hello).map_err(|e| format!("handshake: {e}"))?;
     read_until_unchoked(&mut s, t)?;
-    let before = rss_kib_of(seed_pid).ok_or("cannot read the seed's RSS")?;
 
     // Every piece but the last (which may be shorter than a block).
     let full_pieces = t.piece_count.saturating_sub(1).max(1);
-    let mut flood = Vec::with_capacity(FLOOD as usize * 17);
-    for i in 0..FLOOD {
+    let mut out = Vec::with_capacity(requests as usize * 17);
+    for i in 0..requests {
         Message::Request(BlockRequest {
             index: i % full_pieces,
             begin: 0,
             length: 16_384,
         })
-        .encode(&mut flood)
+        .encode(&mut out)
         .expect("encodable request");
     }
-    // Write on another thread (writes block once the seed stops reading);
-    // sample the seed's memory here meanwhile.
-    let mut w = s.try_clone().map_err(|e| format!("clone: {e}"))?;
-    w.set_write_timeout(Some(Duration::from_millis(200))).ok();
-    let writer = thread::spawn(move || -> Result<String, String> {
-        let deadline = Instant::now() + CLOSE_BOUND + Duration::from_secs(10);
-        let mut at = 0usize;
-        // Then keep-alives: a write to a connection the seed has closed
-        // fails, which tells us so without reading.
-        let keepalive = [0u8; 4];
-        loop {
-            let rest = flood.get(at..).unwrap_or(&[]);
-            let piece = if rest.is_empty() {
-                &keepalive[..]
-            } else {
-                rest
-            };
-            match w.write(piece) {
-                Ok(n) => {
-                    if rest.is_empty() {
-                        thread::sleep(Duration::from_millis(100));
-                    } else {
-                        at += n;
-                    }
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-                    ) => {}
-                Err(e) => {
-                    return Ok(format!(
-                        "closed ({e}) after {} of {FLOOD} requests were written",
-                        at / 17
-                    ))
-                }
-            }
-            if Instant::now() >= deadline {
-                return Err(format!(
-                    "still open {:?} after the flood started ({} of {FLOOD} requests written, \
-                     none of the seed's data read)",
-                    CLOSE_BOUND + Duration::from_secs(10),
+    // Writes block once the seed stops reading: a timeout makes each one
+    // return so the deadline is checked. After the requests come
+    // keep-alives: a write to a connection the seed has closed fails,
+    // which tells us so without reading.
+    s.set_write_timeout(Some(Duration::from_millis(200))).ok();
+    let bound = CLOSE_BOUND + Duration::from_secs(10);
+    let deadline = Instant::now() + bound;
+    let mut at = 0usize;
+    let keepalive = [0u8; 4];
+    loop {
+        let rest = out.get(at..).unwrap_or(&[]);
+        let chunk = if rest.is_empty() {
+            &keepalive[..]
+        } else {
+            rest
+        };
+        match s.write(chunk) {
+            Ok(_) if rest.is_empty() => thread::sleep(Duration::from_millis(100)),
+            Ok(n) => at += n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) => {}
+            Err(e) => {
+                return Ok(format!(
+                    "closed ({e}) after {} of {requests} requests were written",
                     at / 17
-                ));
+                ))
             }
         }
-    });
-    let mut peak = before;
-    while !writer.is_finished() {
-        if let Some(kib) = rss_kib_of(seed_pid) {
-            peak = peak.max(kib);
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "still open {bound:?} after the requests started ({} of {requests} written, \
+                 none of the seed's data read since)",
+                at / 17
+            ));
         }
-        thread::sleep(Duration::from_millis(50));
     }
-    let how = writer
-        .join()
-        .map_err(|_| "the writer thread panicked".to_string())??;
-    drop(s);
-    Ok((how, before, peak))
+}
+
+fn request_flood(t: &Target) -> Result<String, String> {
+    never_reads(t, b'f', FLOOD, None)
+}
+
+fn stalled_reader(t: &Target) -> Result<String, String> {
+    never_reads(t, b's', 250, Some(4096))
 }
 
 #[test]
@@ -314,20 +333,33 @@ fn hostile_peers_are_closed_while_a_good_leecher_finishes() {
     );
 
     type Peer = fn(&Target) -> Result<String, String>;
-    let peers: [(&str, Peer); 6] = [
+    let peers: [(&str, Peer); 9] = [
         ("garbage handshake", garbage_handshake),
         ("unknown info-hash", unknown_info_hash),
         ("4 GiB length prefix", four_gib_length_prefix),
         ("request past the end of a piece", request_past_piece_end),
-        ("bitfield of the wrong size", wrong_size_bitfield),
+        ("bitfield too long", long_bitfield),
+        ("bitfield too short", short_bitfield),
         ("silent peer (handshake timeout)", silent_peer),
+        ("100,000 requests, never reading", request_flood),
+        (
+            "250 requests, 4 KiB receive buffer, never reading (stall timeout)",
+            stalled_reader,
+        ),
     ];
+    let before = rss_kib_of(seed_pid).expect("the seed's RSS");
     let handles: Vec<_> = peers
         .iter()
         .map(|&(name, f)| (name, thread::spawn(move || f(&target))))
         .collect();
-    let flood = request_flood(&target, seed_pid);
-
+    // The seed's memory while they all run.
+    let mut peak = before;
+    while handles.iter().any(|(_, h)| !h.is_finished()) {
+        if let Some(kib) = rss_kib_of(seed_pid) {
+            peak = peak.max(kib);
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
     let mut results: Vec<(String, Result<String, String>)> = handles
         .into_iter()
         .map(|(name, h)| {
@@ -337,18 +369,17 @@ fn hostile_peers_are_closed_while_a_good_leecher_finishes() {
             (name.to_string(), r)
         })
         .collect();
+    let growth = peak.saturating_sub(before);
+    let rss = format!("RSS {before} KiB before, peak {peak} KiB");
     results.push((
-        "100,000 requests, never reading".into(),
-        flood.and_then(|(how, before, peak)| {
-            let growth = peak.saturating_sub(before);
-            if growth < RSS_BOUND_KIB {
-                Ok(format!("{how}; RSS {before} KiB -> peak {peak} KiB"))
-            } else {
-                Err(format!(
-                    "RSS grew by {growth} KiB ({before} -> {peak}), over the {RSS_BOUND_KIB} KiB bound; {how}"
-                ))
-            }
-        }),
+        "seed memory under attack".into(),
+        if growth < RSS_BOUND_KIB {
+            Ok(rss)
+        } else {
+            Err(format!(
+                "{rss}: grew by {growth} KiB, over the {RSS_BOUND_KIB} KiB bound"
+            ))
+        },
     ));
     let summary: String = results
         .iter()

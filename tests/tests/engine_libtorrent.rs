@@ -1,5 +1,6 @@
 //! The engine serving libtorrent: the reference client dials `seedcore seed`
-//! on loopback and downloads a torrent made by libtorrent itself.
+//! on loopback (127.0.0.1 and ::1 at once) and downloads a torrent made by
+//! libtorrent itself.
 //!
 //! The tree has the shapes seeding gets wrong: nested folders, a
 //! zero-length file (no bytes, but it shifts nothing), files smaller than a
@@ -27,26 +28,38 @@ fn libtorrent_downloads_nested_multi_file_torrent() {
     let info = seedcore_info(&torrent);
     let total = json_u64(&info, "total_length");
 
-    let seed = Seed::new(&torrent).data(&data).json().start(dir);
+    let seed = Seed::new(&torrent).data(&data).ipv6().json().start(dir);
+    // One leecher over IPv4, one over IPv6, at the same time.
     let save = dir.join("leech");
-    let job = LtJob {
-        name: "lt".into(),
+    let save6 = dir.join("leech6");
+    let job = |name: &str, save: &std::path::Path| LtJob {
+        name: name.into(),
         source: LtSource::Torrent(torrent.clone()),
-        save: save.clone(),
+        save: save.to_path_buf(),
     };
-    let report = LtLeech::start(&[seed.addr()], &[job], Duration::from_secs(45))
+    let v6 = LtLeech::start(
+        &[seed.addr_v6().unwrap()],
+        &[job("lt-ipv6", &save6)],
+        Duration::from_secs(45),
+    );
+    let report = LtLeech::start(&[seed.addr()], &[job("lt", &save)], Duration::from_secs(45))
         .finish(&|| seed.to_string());
+    let report6 = v6.finish(&|| seed.to_string());
 
-    let r = &report["leechers"][0];
-    assert_eq!(r["num_pieces"], made["num_pieces"], "{report}");
-    assert_eq!(r["recheck_pieces"], made["num_pieces"], "{report}");
-    assert_eq!(r["hash_failures"], 0, "{report}");
-    assert_eq!(r["v1"], made["v1"], "{report}");
+    for report in [&report, &report6] {
+        let r = &report["leechers"][0];
+        assert_eq!(r["num_pieces"], made["num_pieces"], "{report}");
+        assert_eq!(r["recheck_pieces"], made["num_pieces"], "{report}");
+        assert_eq!(r["hash_failures"], 0, "{report}");
+        assert_eq!(r["v1"], made["v1"], "{report}");
+    }
+    assert_same_files(&top, &save6.join("nested"), &files, false);
+    assert_verifies(&torrent, &save6);
     assert_same_files(&top, &save.join("nested"), &files, false);
     assert_verifies(&torrent, &save);
 
     // The seed counted what it served: its --json status shows at least
-    // the whole torrent uploaded (status lines come every second).
+    // the whole torrent uploaded twice (status lines come every second).
     let deadline = Instant::now() + Duration::from_secs(10);
     let uploaded = |seed: &RunningSeed| {
         seed.json_statuses()
@@ -55,12 +68,12 @@ fn libtorrent_downloads_nested_multi_file_torrent() {
             .max()
             .unwrap_or(0)
     };
-    while uploaded(&seed) < total && Instant::now() < deadline {
+    while uploaded(&seed) < 2 * total && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(
-        uploaded(&seed) >= total,
-        "the --json status should count the {total} bytes served\n{seed}"
+        uploaded(&seed) >= 2 * total,
+        "the --json status should count the 2 x {total} bytes served\n{seed}"
     );
     seed.stop();
 }

@@ -38,7 +38,6 @@
 
 #![forbid(unsafe_code)]
 
-pub mod bencode;
 pub mod id;
 pub mod krpc;
 pub mod lookup;

@@ -17,7 +17,12 @@
 //! handshakes and then stay silent, measured as the growth of the
 //! process's resident memory (the client ends are plain sockets, whose
 //! buffers live in the kernel, not in our RSS).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::cast_possible_truncation)] // test code: fail loudly
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)] // test code: fail loudly
 
 #[path = "../tests/common/leecher.rs"]
 mod leecher;
@@ -30,7 +35,7 @@ use std::time::{Duration, Instant};
 use seedcore_protocol::geometry::Geometry;
 use seedcore_protocol::metainfo::Metainfo;
 use seedcore_protocol::wire::{Handshake, Reserved};
-use seedcore_runtime::{sys, Config, SendPath, Seeder, Span, TorrentSpec};
+use seedcore_runtime::{sys, Config, Seeder, SendPath, Span, TorrentSpec};
 
 fn config(torrent: &Path, path: SendPath) -> Config {
     Config {
@@ -61,6 +66,8 @@ fn write_data(path: &Path, mib: usize) {
         }
         f.write_all(&buf).unwrap();
     }
+    // Dirty pages cannot be dropped from the cache (the cold-cache run).
+    f.sync_all().unwrap();
 }
 
 struct Run {
@@ -107,7 +114,12 @@ fn measure(seeder: &Seeder, meta: &Metainfo, rounds: usize) -> Run {
 fn idle_peers(torrent: &Path, meta: &Metainfo, n: usize) {
     let seeder = Seeder::start(config(torrent, SendPath::default())).unwrap();
     let addr = seeder.local_addrs()[0];
-    let hs = Handshake::new(Reserved::seedcore_default(), meta.info_hashes.wire_hash(), [b'I'; 20]).to_bytes();
+    let hs = Handshake::new(
+        Reserved::seedcore_default(),
+        meta.info_hashes.wire_hash(),
+        [b'I'; 20],
+    )
+    .to_bytes();
     let open = |count: usize, keep: &mut Vec<TcpStream>| {
         for _ in 0..count {
             let mut s = TcpStream::connect(addr).unwrap();
@@ -197,9 +209,13 @@ fn main() {
 fn stall(torrent: &Path, data: &Path, meta: &Metainfo, cold: bool) {
     if cold {
         let f = std::fs::File::open(data).unwrap();
+        f.sync_all().unwrap();
         sys::drop_cached_pages(&f).unwrap();
         let (cached, pages) = sys::cached_pages(&f).unwrap();
-        assert!(cached * 10 < pages, "the cache was not dropped ({cached} of {pages} pages)");
+        assert!(
+            cached * 10 < pages,
+            "the cache was not dropped ({cached} of {pages} pages)"
+        );
     }
     let seeder = Seeder::start(config(torrent, SendPath::default())).unwrap();
     let geo = Geometry::from_info(&meta.info);
@@ -212,7 +228,7 @@ fn stall(torrent: &Path, data: &Path, meta: &Metainfo, cold: bool) {
     let flag = std::sync::Arc::clone(&done);
     let pieces: Vec<u32> = (1..meta.info.piece_count).collect();
     let total = meta.info.total_length;
-    let geo2 = geo.clone();
+    let geo2 = geo;
     let t0 = Instant::now();
     let bulk = std::thread::spawn(move || {
         if let Some(&c) = sys::online_cpus().get(1) {
@@ -233,7 +249,11 @@ fn stall(torrent: &Path, data: &Path, meta: &Metainfo, cold: bool) {
     bulk.join().unwrap();
     let wall = t0.elapsed().as_secs_f64();
     lat.sort_by(f64::total_cmp);
-    let pct = |p: f64| lat.get(((lat.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(0.0);
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 - 1.0) * p) as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
     println!(
         "{} cache: {:.2} GB/s; a cached 256 KiB piece on the same shard meanwhile: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} probes)",
         if cold { "cold" } else { "warm" },
@@ -249,7 +269,10 @@ fn stall(torrent: &Path, data: &Path, meta: &Metainfo, cold: bool) {
 /// "median [min..max]".
 fn stat(mut v: Vec<f64>, digits: usize) -> String {
     v.sort_by(f64::total_cmp);
-    let (lo, hi) = (v.first().copied().unwrap_or(0.0), v.last().copied().unwrap_or(0.0));
+    let (lo, hi) = (
+        v.first().copied().unwrap_or(0.0),
+        v.last().copied().unwrap_or(0.0),
+    );
     let med = v.get(v.len() / 2).copied().unwrap_or(0.0);
     format!("{med:.digits$} [{lo:.digits$}..{hi:.digits$}]")
 }

@@ -111,7 +111,11 @@ impl FromStr for Span {
             "" | "s" => Duration::from_secs(n),
             "m" => Duration::from_secs(n.saturating_mul(60)),
             "h" => Duration::from_secs(n.saturating_mul(3600)),
-            other => return Err(format!("duration {s:?}: unknown unit {other:?} (ms, s, m, h)")),
+            other => {
+                return Err(format!(
+                    "duration {s:?}: unknown unit {other:?} (ms, s, m, h)"
+                ))
+            }
         };
         Ok(Span(d))
     }
@@ -228,9 +232,10 @@ pub struct Config {
     /// is allowed: shard `i` is pinned to core `i % cores`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shards: Option<usize>,
-    /// Peers unchoked at once per torrent and shard; 0 = unlimited (every
-    /// interested peer is served: the right default for a seed, whose
-    /// upload is the point).
+    /// Peers unchoked at once, over all torrents, split evenly between
+    /// shards (each shard's choker gets `ceil(slots / shards)`); 0 =
+    /// unlimited: every interested peer is served, the right default for a
+    /// seed, whose upload is the point.
     pub upload_slots: u32,
     /// Most outstanding requests per peer (advertised as BEP 10 `reqq`).
     pub reqq: u32,
@@ -362,12 +367,9 @@ impl Config {
 
     /// The number of shards to run: the setting, else every core but one.
     pub fn shard_count(&self) -> usize {
-        self.shards.filter(|&n| n > 0).unwrap_or_else(|| {
-            crate::sys::online_cpus()
-                .len()
-                .saturating_sub(1)
-                .max(1)
-        })
+        self.shards
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| crate::sys::online_cpus().len().saturating_sub(1).max(1))
     }
 
     /// Checks values that parse but cannot work.
@@ -382,7 +384,10 @@ impl Config {
             }
         }
         if self.reqq == 0 || self.reqq > 100_000 {
-            return bad(format!("reqq = {}: use 1..=100000 (250 is usual)", self.reqq));
+            return bad(format!(
+                "reqq = {}: use 1..=100000 (250 is usual)",
+                self.reqq
+            ));
         }
         if self.max_peers == 0 {
             return bad("max_peers = 0: no peer could connect".into());

@@ -174,7 +174,9 @@ impl Seeder {
         };
         // The control thread takes the core after the shards (with the
         // default shard count, the one core left free for it).
-        let control_cpu = (shards < cpus.len()).then(|| cpus.get(shards).copied()).flatten();
+        let control_cpu = (shards < cpus.len())
+            .then(|| cpus.get(shards).copied())
+            .flatten();
         let handle = std::thread::Builder::new()
             .name("seedcore-control".into())
             .spawn(move || {
@@ -188,7 +190,10 @@ impl Seeder {
                 source,
             })?;
         for a in &bound.addrs {
-            tracing::info!("listening on {a} with {shards} shards ({} send path)", config.send_path);
+            tracing::info!(
+                "listening on {a} with {shards} shards ({} send path)",
+                config.send_path
+            );
         }
         Ok(Seeder {
             addrs: bound.addrs,
@@ -237,8 +242,9 @@ impl Seeder {
     pub fn stop_on_signals(&self) -> Result<(), RuntimeError> {
         use signal_hook::consts::{SIGINT, SIGTERM};
         for sig in [SIGINT, SIGTERM] {
-            let reg = signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&self.stop))
-                .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&self.stop)));
+            let reg =
+                signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&self.stop))
+                    .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&self.stop)));
             reg.map_err(|source| RuntimeError::Thread {
                 name: format!("signal handler for {sig}"),
                 source,
@@ -321,7 +327,9 @@ fn random12() -> [u8; 12] {
 }
 
 fn warn_memlock(io_memory: usize, shards: usize) {
-    let need = (io_memory.max(64 << 10) as u64).saturating_mul(3).saturating_mul(shards as u64);
+    let need = (io_memory.max(64 << 10) as u64)
+        .saturating_mul(3)
+        .saturating_mul(shards as u64);
     if let Some(limit) = sys::memlock_limit() {
         if need > limit {
             tracing::warn!(
@@ -336,7 +344,10 @@ fn warn_memlock(io_memory: usize, shards: usize) {
     }
 }
 
-fn wait_ready(from_shards: &crossbeam_channel::Receiver<msg::FromShard>, shards: usize) -> Result<(), RuntimeError> {
+fn wait_ready(
+    from_shards: &crossbeam_channel::Receiver<msg::FromShard>,
+    shards: usize,
+) -> Result<(), RuntimeError> {
     let deadline = Instant::now() + START_WAIT;
     let mut ready = 0;
     while ready < shards {

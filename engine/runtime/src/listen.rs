@@ -35,6 +35,24 @@ fn listener(addr: SocketAddr) -> std::io::Result<Socket> {
     Ok(s)
 }
 
+/// Checks that no other program listens on `addr`. `SO_REUSEPORT` would
+/// otherwise let a second seed (same user) bind the same port silently and
+/// take half of the incoming peers; a plain bind (without the option) fails
+/// on a port anyone is listening on.
+fn probe(addr: SocketAddr) -> std::io::Result<()> {
+    let domain = if addr.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
+    let s = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
+    s.set_reuse_address(true)?;
+    s.bind(&addr.into())
+}
+
 /// The bound sockets: `sockets[shard]` holds one socket per address in
 /// `addrs` (same order).
 #[derive(Debug)]
@@ -63,8 +81,12 @@ pub fn bind(
     for &ip in ips {
         let mut addr = SocketAddr::new(ip, port);
         let mut mine = Vec::with_capacity(shards);
-        let mut failed = None;
-        for _ in 0..shards {
+        // Port 0 asks for a fresh port: nobody can be on it.
+        let mut failed = (port != 0)
+            .then(|| probe(addr).err())
+            .flatten()
+            .map(|source| RuntimeError::Bind { addr, source });
+        while failed.is_none() && mine.len() < shards {
             match listener(addr) {
                 Ok(s) => {
                     if addr.port() == 0 {
@@ -74,10 +96,7 @@ pub fn bind(
                     }
                     mine.push(s);
                 }
-                Err(source) => {
-                    failed = Some(RuntimeError::Bind { addr, source });
-                    break;
-                }
+                Err(source) => failed = Some(RuntimeError::Bind { addr, source }),
             }
         }
         if let Some(e) = failed {
@@ -124,5 +143,9 @@ mod tests {
         // A second, unrelated bind on the same port without SO_REUSEPORT fails.
         let plain = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port));
         assert!(plain.is_err());
+        // So does a second seed, although it would be allowed to share the
+        // port with SO_REUSEPORT.
+        let again = bind(&ips[..1], port, 1, false);
+        assert!(matches!(again, Err(RuntimeError::Bind { .. })), "{again:?}");
     }
 }

@@ -94,8 +94,8 @@ pub fn sendv_nowait(fd: &impl AsRawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize
 /// (non-blocking) socket. Returns the bytes sent; 0 means the file is now
 /// shorter than `offset` (it was truncated: the caller stops serving it).
 pub fn sendfile(sock: &impl AsRawFd, file: &File, offset: u64, len: usize) -> io::Result<usize> {
-    let mut off = libc::off_t::try_from(offset)
-        .map_err(|_| io::Error::from_raw_os_error(libc::EOVERFLOW))?;
+    let mut off =
+        libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EOVERFLOW))?;
     // SAFETY: both descriptors are open for the call (the socket is
     // borrowed from its owner, the file by reference); `off` is a valid
     // pointer to a local the kernel updates. sendfile reads the file
@@ -144,7 +144,8 @@ pub fn drop_cached_pages(file: &File) -> io::Result<()> {
 /// Number of the file's pages in the page cache, and its page count
 /// (`mincore` over a temporary mapping; for benchmarks).
 pub fn cached_pages(file: &File) -> io::Result<(usize, usize)> {
-    let len = usize::try_from(file.metadata()?.len()).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
+    let len = usize::try_from(file.metadata()?.len())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
     if len == 0 {
         return Ok((0, 0));
     }
@@ -153,7 +154,14 @@ pub fn cached_pages(file: &File) -> io::Result<(usize, usize)> {
     // SAFETY: a fresh shared read-only mapping of an open file; it is only
     // passed to mincore (which never reads it) and unmapped below.
     let addr = unsafe {
-        libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_SHARED, file.as_raw_fd(), 0)
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            file.as_raw_fd(),
+            0,
+        )
     };
     if addr == libc::MAP_FAILED {
         return Err(io::Error::last_os_error());

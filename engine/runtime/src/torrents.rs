@@ -44,11 +44,10 @@ pub struct TorrentData {
 impl TorrentData {
     /// Opens the data of `meta` under `root`.
     pub fn open(meta: &Metainfo, root: &Path) -> Result<TorrentData, RuntimeError> {
-        let storage =
-            Storage::open(&meta.info, root).map_err(|source| RuntimeError::Storage {
-                torrent: meta.info.name.clone(),
-                source,
-            })?;
+        let storage = Storage::open(&meta.info, root).map_err(|source| RuntimeError::Storage {
+            torrent: meta.info.name.clone(),
+            source,
+        })?;
         let files = (0..meta.info.files.len())
             .map(|i| open_handle(&storage, i))
             .collect();
@@ -126,7 +125,9 @@ pub fn read_torrent(path: &Path) -> Result<Metainfo, RuntimeError> {
         path: path.to_path_buf(),
         source,
     };
-    let len = std::fs::metadata(path).map_err(|e| io("read torrent", e))?.len();
+    let len = std::fs::metadata(path)
+        .map_err(|e| io("read torrent", e))?
+        .len();
     if len > MAX_TORRENT_FILE {
         return Err(RuntimeError::Config {
             what: format!(
@@ -175,7 +176,12 @@ pub fn load(spec: &TorrentSpec, config: &Config) -> Result<Loaded, RuntimeError>
         (spec.path.clone(), meta, root, None)
     } else {
         let made = make_torrent(&spec.path, config.verify_threads)?;
-        (made.torrent_path.clone(), made.meta.clone(), made.root.clone(), Some(made))
+        (
+            made.torrent_path.clone(),
+            made.meta.clone(),
+            made.root.clone(),
+            Some(made),
+        )
     };
     let name = meta.info.name.clone();
     let ctx = TorrentContext::from_metainfo(&meta).map_err(|e| RuntimeError::Create {
@@ -191,12 +197,25 @@ pub fn load(spec: &TorrentSpec, config: &Config) -> Result<Loaded, RuntimeError>
     // as long as no file changed between hashing and opening.
     if let Some(m) = &made {
         let unchanged = (0..meta.info.files.len()).all(|i| {
-            meta.info.files.get(i).is_some_and(|f| f.attr.pad) || data.storage.file_stamp(i) == m.stamps.get(i).copied().flatten()
+            meta.info.files.get(i).is_some_and(|f| f.attr.pad)
+                || data.storage.file_stamp(i) == m.stamps.get(i).copied().flatten()
         });
         if unchanged && data.storage.all_ok() {
             let have = vec![true; geo.piece_count() as usize];
-            save_resume(&resume_file, &ResumeData::new(&meta, m.stamps.clone(), have.clone()));
-            return Ok(finish(torrent_path, root, meta, ctx, data, have, true, false));
+            save_resume(
+                &resume_file,
+                &ResumeData::new(&meta, m.stamps.clone(), have.clone()),
+            );
+            return Ok(finish(
+                torrent_path,
+                root,
+                meta,
+                ctx,
+                data,
+                have,
+                true,
+                false,
+            ));
         }
     }
 
@@ -209,9 +228,21 @@ pub fn load(spec: &TorrentSpec, config: &Config) -> Result<Loaded, RuntimeError>
                 r.have.len()
             );
             let have = r.have;
-            return Ok(finish(torrent_path, root, meta, ctx, data, have, made.is_some(), true));
+            return Ok(finish(
+                torrent_path,
+                root,
+                meta,
+                ctx,
+                data,
+                have,
+                made.is_some(),
+                true,
+            ));
         }
-        tracing::info!("{name}: files changed since {} was written; verifying", resume_file.display());
+        tracing::info!(
+            "{name}: files changed since {} was written; verifying",
+            resume_file.display()
+        );
     }
 
     let started = std::time::Instant::now();
@@ -219,12 +250,13 @@ pub fn load(spec: &TorrentSpec, config: &Config) -> Result<Loaded, RuntimeError>
         threads: config.verify_threads,
         progress: None,
     };
-    let report = seedcore_storage::verify_storage(&meta, &data.storage, &opts).map_err(|source| {
-        RuntimeError::Storage {
-            torrent: name.clone(),
-            source,
-        }
-    })?;
+    let report =
+        seedcore_storage::verify_storage(&meta, &data.storage, &opts).map_err(|source| {
+            RuntimeError::Storage {
+                torrent: name.clone(),
+                source,
+            }
+        })?;
     let secs = started.elapsed().as_secs_f64().max(1e-6);
     tracing::info!(
         "{name}: verified {} MiB in {secs:.2} s: {} of {} pieces good",
@@ -234,12 +266,24 @@ pub fn load(spec: &TorrentSpec, config: &Config) -> Result<Loaded, RuntimeError>
     );
     for f in &report.files {
         if let FileVerdict::Damaged { bad_pieces } = f.state {
-            tracing::warn!("{name}: {} is damaged: {bad_pieces} bad pieces are not served", f.path.join("/"));
+            tracing::warn!(
+                "{name}: {} is damaged: {bad_pieces} bad pieces are not served",
+                f.path.join("/")
+            );
         }
     }
     save_resume(&resume_file, &ResumeData::from_report(&meta, &report));
     let have = report.have;
-    Ok(finish(torrent_path, root, meta, ctx, data, have, made.is_some(), false))
+    Ok(finish(
+        torrent_path,
+        root,
+        meta,
+        ctx,
+        data,
+        have,
+        made.is_some(),
+        false,
+    ))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -285,7 +329,9 @@ pub fn pieces_of(geo: &Geometry, offset: u64, len: u64) -> std::ops::Range<u32> 
     let first = offset / pl;
     let last = (offset + len - 1) / pl;
     let first = u32::try_from(first).unwrap_or(u32::MAX);
-    let end = u32::try_from(last + 1).unwrap_or(u32::MAX).min(geo.piece_count());
+    let end = u32::try_from(last + 1)
+        .unwrap_or(u32::MAX)
+        .min(geo.piece_count());
     first.min(end)..end
 }
 
@@ -295,14 +341,20 @@ fn report_files(meta: &Metainfo, storage: &Storage) {
         if f.attr.pad || f.length == 0 || *state == FileState::Ok {
             continue;
         }
-        tracing::warn!("{name}: {} is {state}; its pieces are not served", f.path.join("/"));
+        tracing::warn!(
+            "{name}: {} is {state}; its pieces are not served",
+            f.path.join("/")
+        );
     }
 }
 
 fn save_resume(path: &Path, data: &ResumeData) {
     if let Some(dir) = path.parent() {
         if let Err(e) = std::fs::create_dir_all(dir) {
-            tracing::warn!("cannot create {}: {e}; the next start verifies again", dir.display());
+            tracing::warn!(
+                "cannot create {}: {e}; the next start verifies again",
+                dir.display()
+            );
             return;
         }
     }
@@ -364,13 +416,21 @@ pub fn make_torrent(path: &Path, threads: usize) -> Result<Made, RuntimeError> {
                 stamps,
             });
         }
-        tracing::warn!("{} does not match {} any more; making it again", target.display(), path.display());
+        tracing::warn!(
+            "{} does not match {} any more; making it again",
+            target.display(),
+            path.display()
+        );
     }
     let stamps: Vec<Option<FileStamp>> = scanned.files.iter().map(|f| stamp_of(&f.path)).collect();
     let total = scanned.total_length();
     let piece_length = create::auto_piece_length(total);
     let started = std::time::Instant::now();
-    let threads = if threads == 0 { crate::sys::online_cpus().len() } else { threads };
+    let threads = if threads == 0 {
+        crate::sys::online_cpus().len()
+    } else {
+        threads
+    };
     let hashed = create::hash(&scanned, piece_length, CreateMode::V1, threads, None)
         .map_err(|e| fail(e.to_string()))?;
     let now = SystemTime::now()
@@ -456,6 +516,10 @@ mod tests {
         assert_eq!(pieces_of(&geo, 16383, 2), 0..2);
         assert_eq!(pieces_of(&geo, 16384, 16384), 1..2);
         assert_eq!(pieces_of(&geo, 99_999, 1), 6..7);
-        assert_eq!(pieces_of(&geo, 99_999, 100), 6..7, "clamped to the piece count");
+        assert_eq!(
+            pieces_of(&geo, 99_999, 100),
+            6..7,
+            "clamped to the piece count"
+        );
     }
 }

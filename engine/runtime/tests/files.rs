@@ -1,6 +1,11 @@
 //! Files changing under a running seed: never a crash, pieces withdrawn,
 //! and served again once the file is back and re-verified.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::cast_possible_truncation)] // test code: fail loudly
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)] // test code: fail loudly
 
 mod common;
 
@@ -9,7 +14,7 @@ use std::time::Duration;
 
 use common::leecher::{download_and_check, Leecher};
 use seedcore_protocol::geometry::Geometry;
-use seedcore_runtime::{SendPath, Seeder, Span};
+use seedcore_runtime::{Seeder, SendPath, Span};
 
 /// A file truncated behind the seed's back, before the watcher notices:
 /// the block sent from it fails in the kernel (EFAULT from a mapping,
@@ -18,7 +23,8 @@ use seedcore_runtime::{SendPath, Seeder, Span};
 fn truncation_under_a_mapping_is_not_sigbus() {
     for path in SendPath::ALL {
         let dir = tempfile::tempdir().unwrap();
-        let folder = common::make_folder(dir.path(), "t", &[("a.bin", 400_000), ("b.bin", 100_000)]);
+        let folder =
+            common::make_folder(dir.path(), "t", &[("a.bin", 400_000), ("b.bin", 100_000)]);
         let mut cfg = common::config(&[&folder], 1);
         cfg.send_path = path;
         cfg.file_check_interval = Span(Duration::from_secs(3600));
@@ -70,14 +76,20 @@ fn a_changed_file_is_withdrawn_then_served_again_after_a_recheck() {
         .set_len(10)
         .unwrap();
     let a_pieces = 300_000u64.div_ceil(u64::from(geo.piece_length())) as usize;
-    common::wait_for("the pieces of a.bin to be withdrawn", Duration::from_secs(10), || {
-        seeder
-            .status()
-            .is_some_and(|s| s.torrents[0].pieces == total - a_pieces)
-    });
+    common::wait_for(
+        "the pieces of a.bin to be withdrawn",
+        Duration::from_secs(10),
+        || {
+            seeder
+                .status()
+                .is_some_and(|s| s.torrents[0].pieces == total - a_pieces)
+        },
+    );
     // A Fast peer asking for one of them is refused, not disconnected.
-    l.fetch(&geo, &[1], 2, |_, _, _| panic!("a withdrawn piece was served"))
-        .unwrap();
+    l.fetch(&geo, &[1], 2, |_, _, _| {
+        panic!("a withdrawn piece was served")
+    })
+    .unwrap();
     assert!(!l.seen.rejects.is_empty());
     // b.bin is still served on the same connection.
     download_and_check(&mut l, &meta, &[(total - 1) as u32]).unwrap();
@@ -86,11 +98,18 @@ fn a_changed_file_is_withdrawn_then_served_again_after_a_recheck() {
     // announced with `have`.
     std::fs::write(folder.join("a.bin"), &original).unwrap();
     common::wait_for("a.bin to be served again", Duration::from_secs(10), || {
-        seeder.status().is_some_and(|s| s.torrents[0].pieces == total)
+        seeder
+            .status()
+            .is_some_and(|s| s.torrents[0].pieces == total)
     });
     while l.seen.haves.len() < a_pieces {
         l.next(|_| ()).unwrap();
     }
-    download_and_check(&mut l, &meta, &(0..meta.info.piece_count).collect::<Vec<_>>()).unwrap();
+    download_and_check(
+        &mut l,
+        &meta,
+        &(0..meta.info.piece_count).collect::<Vec<_>>(),
+    )
+    .unwrap();
     seeder.shutdown();
 }

@@ -1,7 +1,12 @@
 //! Process-level behaviour: SIGTERM ends a seed cleanly with exit status 0
 //! (the seed runs in a child process: this test binary started again with
 //! one test selected), and `--peer` dials reach a peer that starts late.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::cast_possible_truncation)] // test code: fail loudly
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)] // test code: fail loudly
 
 mod common;
 
@@ -50,7 +55,8 @@ fn sigterm_stops_the_seed_with_status_0() {
         }
     };
     let torrent = dir.path().join("p.torrent");
-    let meta = seedcore_protocol::metainfo::Metainfo::from_bytes(&std::fs::read(&torrent).unwrap()).unwrap();
+    let meta = seedcore_protocol::metainfo::Metainfo::from_bytes(&std::fs::read(&torrent).unwrap())
+        .unwrap();
     let addr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
     let mut l = Leecher::connect(addr, meta.info_hashes.wire_hash(), true).unwrap();
     l.interested().unwrap();
@@ -84,7 +90,8 @@ fn a_peer_that_starts_late_is_dialled_until_it_answers() {
     let folder = common::make_folder(dir.path(), "late", &[("x.bin", 150_000)]);
     // Hold the port without listening: dials are refused until we listen.
     let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    sock.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into()).unwrap();
+    sock.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
+        .unwrap();
     let peer = sock.local_addr().unwrap().as_socket().unwrap();
     let mut cfg = common::config(&[&folder], 2);
     cfg.peers = vec![peer.to_string()];
@@ -109,7 +116,12 @@ fn a_peer_that_starts_late_is_dialled_until_it_answers() {
     stream.set_nonblocking(false).unwrap();
     let mut l = Leecher::handshake(stream, meta.info_hashes.wire_hash(), true).unwrap();
     l.interested().unwrap();
-    download_and_check(&mut l, &meta, &(0..meta.info.piece_count).collect::<Vec<_>>()).unwrap();
+    download_and_check(
+        &mut l,
+        &meta,
+        &(0..meta.info.piece_count).collect::<Vec<_>>(),
+    )
+    .unwrap();
 
     // Dropped: the seed dials again.
     drop(l);

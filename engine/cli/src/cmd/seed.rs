@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use seedcore_runtime::{Bytes, Config, SendPath, Seeder, Span, TorrentSpec};
+use seedcore_runtime::{Bytes, Config, Seeder, SendPath, Span, TorrentSpec};
 
 use crate::exit::Outcome;
 
@@ -150,10 +150,11 @@ fn effective(args: Args) -> anyhow::Result<(Config, bool)> {
     set(&mut c.choke_interval, args.choke_interval);
     set(&mut c.pex_interval, args.pex_interval);
     set(&mut c.dial_max_backoff, args.dial_max_backoff);
-    c.torrents.extend(args.paths.into_iter().map(|path| TorrentSpec {
-        path,
-        data: args.data.clone(),
-    }));
+    c.torrents
+        .extend(args.paths.into_iter().map(|path| TorrentSpec {
+            path,
+            data: args.data.clone(),
+        }));
     c.validate()?;
     Ok((c, args.print_config))
 }
@@ -183,9 +184,17 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         if t.created {
             // stdout stays JSON-only with --json.
             if json {
-                eprintln!("torrent: {}\nmagnet: {}", t.torrent_path.display(), t.magnet);
+                eprintln!(
+                    "torrent: {}\nmagnet: {}",
+                    t.torrent_path.display(),
+                    t.magnet
+                );
             } else {
-                println!("torrent: {}\nmagnet: {}", t.torrent_path.display(), t.magnet);
+                println!(
+                    "torrent: {}\nmagnet: {}",
+                    t.torrent_path.display(),
+                    t.magnet
+                );
             }
         }
     }
@@ -223,7 +232,15 @@ mod tests {
         )
         .unwrap();
         let f = file.to_str().unwrap();
-        let c = parse(&["--config", f, "--port", "7001", "b.torrent", "--data", "/srv"]);
+        let c = parse(&[
+            "--config",
+            f,
+            "--port",
+            "7001",
+            "b.torrent",
+            "--data",
+            "/srv",
+        ]);
         assert_eq!(c.port, 7001, "flag beats file");
         assert_eq!(c.reqq, 100, "file beats default");
         assert_eq!(c.idle_timeout, Span::secs(60));

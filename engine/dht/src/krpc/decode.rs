@@ -2,10 +2,11 @@
 
 use thiserror::Error;
 
+use super::bounded::{read_bounded, BoundedError};
 use super::compact::{decode_nodes, decode_nodes6, decode_peer};
 use super::{Body, ErrorCode, ErrorReply, Message, Query, Response, Want};
-use crate::bencode::{self, BencodeError, Value};
 use crate::id::NodeId;
+use seedcore_protocol::bencode::Dict;
 
 /// Longest transaction id, version or token accepted (clients use 2-8).
 pub const MAX_SHORT_STRING: usize = 64;
@@ -27,9 +28,9 @@ pub struct DecodeError {
 /// What was wrong with a datagram.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum DecodeReason {
-    /// Not bencode at all.
+    /// Not bencode at all, or over the datagram bounds.
     #[error("not bencode: {0}")]
-    Bencode(#[from] BencodeError),
+    Bencode(#[from] BoundedError),
     /// The top level is not a dictionary.
     #[error("top level is not a dictionary")]
     NotADict,
@@ -66,10 +67,10 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
         code: ErrorCode::Protocol,
         reason,
     };
-    let (root, _) = bencode::decode(bytes).map_err(|e| fail(None, e.into()))?;
-    if !root.is_dict() {
-        return Err(fail(None, DecodeReason::NotADict));
-    }
+    let (root, _) = read_bounded(bytes).map_err(|e| fail(None, e.into()))?;
+    let root = root
+        .as_dict()
+        .ok_or_else(|| fail(None, DecodeReason::NotADict))?;
     let transaction = match root.get(b"t").map(|v| v.as_bytes()) {
         Some(Some(t)) if t.len() <= MAX_SHORT_STRING => t.to_vec(),
         Some(_) => {
@@ -83,31 +84,24 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
         }
         None => return Err(fail(None, DecodeReason::Missing("t"))),
     };
-    let y = root.get(b"y").and_then(Value::as_bytes);
+    let y = root.bytes(b"y");
     let is_query = y == Some(b"q");
     let reply_to = is_query.then(|| transaction.clone());
     let err = |reason| fail(reply_to.clone(), reason);
     let version = root
-        .get(b"v")
-        .and_then(Value::as_bytes)
+        .bytes(b"v")
         .filter(|v| v.len() <= MAX_SHORT_STRING)
         .map(<[u8]>::to_vec);
-    let read_only = root
-        .get(b"ro")
-        .and_then(Value::as_int)
-        .is_some_and(|i| i != 0);
-    let requester_ip = root
-        .get(b"ip")
-        .and_then(Value::as_bytes)
-        .and_then(decode_peer);
+    let read_only = root.int(b"ro").is_some_and(|i| i != 0);
+    let requester_ip = root.bytes(b"ip").and_then(decode_peer);
     let body = match y {
-        Some(b"q") => Body::Query(decode_query(&root).map_err(|(code, reason)| DecodeError {
+        Some(b"q") => Body::Query(decode_query(root).map_err(|(code, reason)| DecodeError {
             reply_to: reply_to.clone(),
             code,
             reason,
         })?),
-        Some(b"r") => Body::Response(decode_response(&root).map_err(err)?),
-        Some(b"e") => Body::Error(decode_error(&root).map_err(err)?),
+        Some(b"r") => Body::Response(decode_response(root).map_err(err)?),
+        Some(b"e") => Body::Error(decode_error(root).map_err(err)?),
         Some(_) => return Err(err(DecodeReason::UnknownType)),
         None => return Err(err(DecodeReason::Missing("y"))),
     };
@@ -120,7 +114,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
     })
 }
 
-fn id_field(dict: &Value<'_>, key: &'static str) -> Result<NodeId, DecodeReason> {
+fn id_field(dict: Dict<'_>, key: &'static str) -> Result<NodeId, DecodeReason> {
     let v = dict.get(key.as_bytes()).ok_or(DecodeReason::Missing(key))?;
     v.as_bytes()
         .and_then(NodeId::from_slice)
@@ -130,10 +124,10 @@ fn id_field(dict: &Value<'_>, key: &'static str) -> Result<NodeId, DecodeReason>
         })
 }
 
-fn want_field(args: &Value<'_>) -> Option<Want> {
+fn want_field(args: Dict<'_>) -> Option<Want> {
     let list = args.get(b"want")?.as_list()?;
     let mut want = Want::default();
-    for item in list {
+    for item in list.iter() {
         match item.as_bytes() {
             Some(b"n4") => want.v4 = true,
             Some(b"n6") => want.v6 = true,
@@ -143,7 +137,7 @@ fn want_field(args: &Value<'_>) -> Option<Want> {
     Some(want)
 }
 
-fn decode_query(root: &Value<'_>) -> Result<Query, (ErrorCode, DecodeReason)> {
+fn decode_query(root: Dict<'_>) -> Result<Query, (ErrorCode, DecodeReason)> {
     let proto = |r| (ErrorCode::Protocol, r);
     let method = root
         .get(b"q")
@@ -153,13 +147,14 @@ fn decode_query(root: &Value<'_>) -> Result<Query, (ErrorCode, DecodeReason)> {
             key: "q",
             why: "a byte string",
         }))?;
-    let args = root.get(b"a").ok_or(proto(DecodeReason::Missing("a")))?;
-    if !args.is_dict() {
-        return Err(proto(DecodeReason::Invalid {
+    let args = root
+        .get(b"a")
+        .ok_or(proto(DecodeReason::Missing("a")))?
+        .as_dict()
+        .ok_or(proto(DecodeReason::Invalid {
             key: "a",
             why: "a dictionary",
-        }));
-    }
+        }))?;
     let id = id_field(args, "id").map_err(proto)?;
     match method {
         b"ping" => Ok(Query::Ping { id }),
@@ -175,11 +170,8 @@ fn decode_query(root: &Value<'_>) -> Result<Query, (ErrorCode, DecodeReason)> {
         }),
         b"announce_peer" => {
             let info_hash = id_field(args, "info_hash").map_err(proto)?;
-            let implied_port = args
-                .get(b"implied_port")
-                .and_then(Value::as_int)
-                .is_some_and(|i| i != 0);
-            let port = match args.get(b"port").map(Value::as_int) {
+            let implied_port = args.int(b"implied_port").is_some_and(|i| i != 0);
+            let port = match args.get(b"port").map(|v| v.as_int()) {
                 Some(Some(p)) => u16::try_from(p).ok().ok_or(proto(DecodeReason::Invalid {
                     key: "port",
                     why: "an integer 0 to 65535",
@@ -218,28 +210,21 @@ fn decode_query(root: &Value<'_>) -> Result<Query, (ErrorCode, DecodeReason)> {
     }
 }
 
-fn decode_response(root: &Value<'_>) -> Result<Response, DecodeReason> {
-    let r = root.get(b"r").ok_or(DecodeReason::Missing("r"))?;
-    if !r.is_dict() {
-        return Err(DecodeReason::Invalid {
+fn decode_response(root: Dict<'_>) -> Result<Response, DecodeReason> {
+    let r = root
+        .get(b"r")
+        .ok_or(DecodeReason::Missing("r"))?
+        .as_dict()
+        .ok_or(DecodeReason::Invalid {
             key: "r",
             why: "a dictionary",
-        });
-    }
+        })?;
     let id = id_field(r, "id")?;
-    let nodes = r
-        .get(b"nodes")
-        .and_then(Value::as_bytes)
-        .map(decode_nodes)
-        .unwrap_or_default();
-    let nodes6 = r
-        .get(b"nodes6")
-        .and_then(Value::as_bytes)
-        .map(decode_nodes6)
-        .unwrap_or_default();
+    let nodes = r.bytes(b"nodes").map(decode_nodes).unwrap_or_default();
+    let nodes6 = r.bytes(b"nodes6").map(decode_nodes6).unwrap_or_default();
     let values = r
         .get(b"values")
-        .and_then(Value::as_list)
+        .and_then(|v| v.as_list())
         .map(|l| {
             l.iter()
                 .filter_map(|v| v.as_bytes().and_then(decode_peer))
@@ -248,8 +233,7 @@ fn decode_response(root: &Value<'_>) -> Result<Response, DecodeReason> {
         })
         .unwrap_or_default();
     let token = r
-        .get(b"token")
-        .and_then(Value::as_bytes)
+        .bytes(b"token")
         .filter(|t| t.len() <= MAX_SHORT_STRING)
         .map(<[u8]>::to_vec);
     Ok(Response {
@@ -261,7 +245,7 @@ fn decode_response(root: &Value<'_>) -> Result<Response, DecodeReason> {
     })
 }
 
-fn decode_error(root: &Value<'_>) -> Result<ErrorReply, DecodeReason> {
+fn decode_error(root: Dict<'_>) -> Result<ErrorReply, DecodeReason> {
     let e = root
         .get(b"e")
         .ok_or(DecodeReason::Missing("e"))?
@@ -270,17 +254,18 @@ fn decode_error(root: &Value<'_>) -> Result<ErrorReply, DecodeReason> {
             key: "e",
             why: "a list [code, message]",
         })?;
+    let mut e = e.iter();
     let code = e
-        .first()
-        .and_then(Value::as_int)
+        .next()
+        .and_then(|v| v.as_int())
         .map(ErrorCode::from_code)
         .ok_or(DecodeReason::Invalid {
             key: "e",
             why: "a list starting with an integer code",
         })?;
     let message = e
-        .get(1)
-        .and_then(Value::as_bytes)
+        .next()
+        .and_then(|v| v.as_bytes())
         .map(|m| m.iter().take(256).copied().collect())
         .unwrap_or_default();
     Ok(ErrorReply { code, message })

@@ -1,87 +1,82 @@
-//! KRPC encoding. Each dictionary is written with its keys in sorted order
-//! (the order of the code below), so the output is canonical bencode.
+//! KRPC encoding through the project's bencode writer
+//! (`seedcore_protocol::bencode::OwnedValue`), whose dictionaries are kept
+//! in byte order, so every message is canonical bencode whatever order the
+//! code below inserts its keys in.
 
-use super::compact::{encode_node, encode_peer};
+use seedcore_protocol::bencode::OwnedValue;
+
+use super::compact::{encode_node, encode_peer, NODE_LEN_V4, NODE_LEN_V6};
 use super::{Body, Message, Query, Response, Want};
-use crate::bencode::{put_bytes, put_int, put_kv_bytes, put_kv_int};
 
 pub(super) fn encode(m: &Message) -> Vec<u8> {
-    let mut out = Vec::with_capacity(128);
-    out.push(b'd');
-    // Top-level keys in sorted order: a, e, ip, q, r, ro, t, v, y.
+    let mut root = OwnedValue::dict();
     match &m.body {
         Body::Query(q) => {
-            put_bytes(&mut out, b"a");
-            encode_args(&mut out, q);
+            root.insert("a", args(q));
+            root.insert("q", OwnedValue::str(q.method()));
         }
-        Body::Error(e) => {
-            put_bytes(&mut out, b"e");
-            out.push(b'l');
-            put_int(&mut out, e.code.code());
-            put_bytes(&mut out, &e.message);
-            out.push(b'e');
-        }
-        Body::Response(_) => {}
+        Body::Response(r) => root.insert("r", response(r)),
+        Body::Error(e) => root.insert(
+            "e",
+            OwnedValue::List(vec![
+                OwnedValue::int(e.code.code()),
+                OwnedValue::bytes(&e.message),
+            ]),
+        ),
     }
     if let Some(ip) = &m.requester_ip {
         let mut b = Vec::with_capacity(18);
         encode_peer(&mut b, ip);
-        put_kv_bytes(&mut out, b"ip", &b);
-    }
-    match &m.body {
-        Body::Query(q) => put_kv_bytes(&mut out, b"q", q.method().as_bytes()),
-        Body::Response(r) => {
-            put_bytes(&mut out, b"r");
-            encode_response(&mut out, r);
-        }
-        Body::Error(_) => {}
+        root.insert("ip", OwnedValue::Bytes(b));
     }
     if m.read_only && matches!(m.body, Body::Query(_)) {
-        put_kv_int(&mut out, b"ro", 1);
+        root.insert("ro", OwnedValue::int(1));
     }
-    put_kv_bytes(&mut out, b"t", &m.transaction);
+    root.insert("t", OwnedValue::bytes(&m.transaction));
     if let Some(v) = &m.version {
-        put_kv_bytes(&mut out, b"v", v);
+        root.insert("v", OwnedValue::bytes(v));
     }
-    let y: &[u8] = match m.body {
-        Body::Query(_) => b"q",
-        Body::Response(_) => b"r",
-        Body::Error(_) => b"e",
+    let y = match m.body {
+        Body::Query(_) => "q",
+        Body::Response(_) => "r",
+        Body::Error(_) => "e",
     };
-    put_kv_bytes(&mut out, b"y", y);
-    out.push(b'e');
+    root.insert("y", OwnedValue::str(y));
+    let mut out = Vec::with_capacity(128);
+    root.encode_into(&mut out);
     out
 }
 
-fn put_want(out: &mut Vec<u8>, want: &Option<Want>) {
-    if let Some(w) = want {
-        put_bytes(out, b"want");
-        out.push(b'l');
-        if w.v4 {
-            put_bytes(out, b"n4");
-        }
-        if w.v6 {
-            put_bytes(out, b"n6");
-        }
-        out.push(b'e');
+fn want(w: &Want) -> OwnedValue {
+    let mut families = Vec::with_capacity(2);
+    if w.v4 {
+        families.push(OwnedValue::str("n4"));
     }
+    if w.v6 {
+        families.push(OwnedValue::str("n6"));
+    }
+    OwnedValue::List(families)
 }
 
-fn encode_args(out: &mut Vec<u8>, q: &Query) {
-    out.push(b'd');
-    // Sorted: id, implied_port, info_hash, port, target, token, want.
-    put_kv_bytes(out, b"id", q.sender_id().as_bytes());
+fn args(q: &Query) -> OwnedValue {
+    let mut a = OwnedValue::dict().with("id", OwnedValue::bytes(q.sender_id().as_bytes()));
     match q {
         Query::Ping { .. } => {}
-        Query::FindNode { target, want, .. } => {
-            put_kv_bytes(out, b"target", target.as_bytes());
-            put_want(out, want);
+        Query::FindNode {
+            target, want: w, ..
+        } => {
+            a.insert("target", OwnedValue::bytes(target.as_bytes()));
+            if let Some(w) = w {
+                a.insert("want", want(w));
+            }
         }
         Query::GetPeers {
-            info_hash, want, ..
+            info_hash, want: w, ..
         } => {
-            put_kv_bytes(out, b"info_hash", info_hash.as_bytes());
-            put_want(out, want);
+            a.insert("info_hash", OwnedValue::bytes(info_hash.as_bytes()));
+            if let Some(w) = w {
+                a.insert("want", want(w));
+            }
         }
         Query::AnnouncePeer {
             info_hash,
@@ -91,50 +86,50 @@ fn encode_args(out: &mut Vec<u8>, q: &Query) {
             ..
         } => {
             if *implied_port {
-                put_kv_int(out, b"implied_port", 1);
+                a.insert("implied_port", OwnedValue::int(1));
             }
-            put_kv_bytes(out, b"info_hash", info_hash.as_bytes());
-            put_kv_int(out, b"port", i64::from(*port));
-            put_kv_bytes(out, b"token", token);
+            a.insert("info_hash", OwnedValue::bytes(info_hash.as_bytes()));
+            a.insert("port", OwnedValue::int(*port));
+            a.insert("token", OwnedValue::bytes(token));
         }
     }
-    out.push(b'e');
+    a
 }
 
-fn encode_response(out: &mut Vec<u8>, r: &Response) {
-    out.push(b'd');
-    // Sorted: id, nodes, nodes6, token, values.
-    put_kv_bytes(out, b"id", r.id.as_bytes());
+fn response(r: &Response) -> OwnedValue {
+    let mut d = OwnedValue::dict().with("id", OwnedValue::bytes(r.id.as_bytes()));
     // A contact of the wrong family for its key is left out rather than
     // written with the wrong entry size.
-    let mut b = Vec::with_capacity(r.nodes.len() * 26);
+    let mut b = Vec::with_capacity(r.nodes.len() * NODE_LEN_V4);
     r.nodes
         .iter()
         .filter(|n| n.addr.is_ipv4())
         .for_each(|n| encode_node(&mut b, n));
     if !b.is_empty() {
-        put_kv_bytes(out, b"nodes", &b);
+        d.insert("nodes", OwnedValue::Bytes(b));
     }
-    b.clear();
+    let mut b = Vec::with_capacity(r.nodes6.len() * NODE_LEN_V6);
     r.nodes6
         .iter()
         .filter(|n| n.addr.is_ipv6())
         .for_each(|n| encode_node(&mut b, n));
     if !b.is_empty() {
-        put_kv_bytes(out, b"nodes6", &b);
+        d.insert("nodes6", OwnedValue::Bytes(b));
     }
     if let Some(t) = &r.token {
-        put_kv_bytes(out, b"token", t);
+        d.insert("token", OwnedValue::bytes(t));
     }
     if !r.values.is_empty() {
-        put_bytes(out, b"values");
-        out.push(b'l');
-        for v in &r.values {
-            let mut b = Vec::with_capacity(18);
-            encode_peer(&mut b, v);
-            put_bytes(out, &b);
-        }
-        out.push(b'e');
+        let peers = r
+            .values
+            .iter()
+            .map(|v| {
+                let mut b = Vec::with_capacity(18);
+                encode_peer(&mut b, v);
+                OwnedValue::Bytes(b)
+            })
+            .collect();
+        d.insert("values", OwnedValue::List(peers));
     }
-    out.push(b'e');
+    d
 }

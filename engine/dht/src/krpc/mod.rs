@@ -7,15 +7,21 @@
 //! cannot be understood yields a [`DecodeError`] that says whether an error
 //! reply can be sent (a query whose `t` we could read) and with which code.
 //!
-//! Encoding writes canonical bencode (sorted keys), which libtorrent and
-//! every other client accept.
+//! Bencode is read and written by the project's one codec,
+//! `seedcore_protocol::bencode` (key order not checked, first of repeated
+//! keys wins, as in libtorrent), under the DHT's own bounds on what a
+//! stranger's datagram may hold (`bounded`: 64 KiB, depth 16, 4096
+//! values). Encoding writes canonical bencode (sorted keys), which
+//! libtorrent and every other client accept.
 
+pub(crate) mod bounded;
 mod compact;
 mod decode;
 mod encode;
 
 use std::net::SocketAddr;
 
+pub use bounded::{BoundedError, LIMITS, MAX_DEPTH, MAX_INPUT, MAX_ITEMS};
 pub use compact::{
     decode_nodes, decode_nodes6, decode_peer, encode_node, encode_peer, NODE_LEN_V4, NODE_LEN_V6,
 };

@@ -3,8 +3,8 @@
 
 use super::decode::DecodeReason;
 use super::*;
-use crate::bencode;
 use proptest::prelude::*;
+use seedcore_protocol::bencode::check_canonical;
 
 fn id(s: &[u8; 20]) -> NodeId {
     NodeId(*s)
@@ -184,6 +184,48 @@ fn undecodable_or_non_queries_are_dropped() {
 }
 
 #[test]
+fn datagram_bounds_hold_over_the_shared_reader() {
+    // A ping padded with more than MAX_ITEMS values under an ignored key:
+    // refused before any field is read, so no reply.
+    let mut flood = b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:xy1:y1:q1:zl".to_vec();
+    flood.extend(std::iter::repeat_n(&b"i0e"[..], MAX_ITEMS).flatten());
+    flood.extend_from_slice(b"ee");
+    let e = Message::decode(&flood).unwrap_err();
+    assert_eq!(
+        e.reason,
+        DecodeReason::Bencode(BoundedError::TooManyItems { max: MAX_ITEMS })
+    );
+    assert!(e.reply().is_none());
+    // Nested deeper than MAX_DEPTH under an ignored key.
+    let mut deep = b"d1:t2:xy1:y1:q1:z".to_vec();
+    deep.extend(std::iter::repeat_n(b'l', MAX_DEPTH));
+    deep.extend(std::iter::repeat_n(b'e', MAX_DEPTH + 1));
+    assert!(matches!(
+        Message::decode(&deep).unwrap_err().reason,
+        DecodeReason::Bencode(BoundedError::Bencode(_))
+    ));
+    // An integer beyond i64 is that field's error (a 203 reply), not the
+    // whole datagram's; under an ignored key it is ignored.
+    let e = Message::decode(
+        b"d1:ad2:id20:abcdefghij01234567899:info_hash20:mnopqrstuvwxyz1234564:porti99999999999999999999e5:token1:xe1:q13:announce_peer1:t2:xy1:y1:qe",
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.reason,
+        DecodeReason::Invalid {
+            key: "port",
+            why: "an integer"
+        }
+    );
+    assert!(e.reply().is_some());
+    let m = Message::decode(
+        b"d1:ad2:id20:abcdefghij01234567891:zi99999999999999999999ee1:q4:ping1:t2:xy1:y1:qe",
+    )
+    .unwrap();
+    assert!(matches!(m.body, Body::Query(Query::Ping { .. })));
+}
+
+#[test]
 fn want_and_nodes6_round_trip() {
     let n6 = NodeInfo {
         id: NodeId([9; 20]),
@@ -212,8 +254,7 @@ fn want_and_nodes6_round_trip() {
         },
     ] {
         let bytes = m.encode();
-        let (v, _) = bencode::decode(&bytes).unwrap();
-        assert!(bencode::is_canonical(&v));
+        check_canonical(&bytes, LIMITS).unwrap();
         assert_eq!(Message::decode(&bytes).unwrap(), m);
     }
 }
@@ -333,8 +374,7 @@ proptest! {
         let is_query = matches!(body, Body::Query(_));
         let m = Message { transaction: t, version: v, read_only: ro && is_query, requester_ip: ip, body };
         let bytes = m.encode();
-        let (tree, _) = bencode::decode(&bytes).unwrap();
-        prop_assert!(bencode::is_canonical(&tree));
+        prop_assert_eq!(check_canonical(&bytes, LIMITS), Ok(()));
         prop_assert_eq!(Message::decode(&bytes).unwrap(), m);
     }
 }

@@ -4,8 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use super::Dht;
-use crate::bencode::MAX_INPUT;
-use crate::krpc::{Body, ErrorCode, Message, NodeInfo, Query, Response, Want};
+use crate::krpc::{Body, ErrorCode, Message, NodeInfo, Query, Response, Want, MAX_INPUT};
 use crate::routing::{Contact, K};
 
 impl Dht {

@@ -3,17 +3,19 @@
 //!
 //! The snapshot is a bencoded dictionary `{id, nodes, nodes6}` of compact
 //! entries: the same encoding as on the wire, so reading it reuses the
-//! bounded KRPC readers. Only nodes that answered us are saved. A file
+//! bounded KRPC readers (the project's bencode reader under the datagram
+//! bounds, and the compact-entry decoders). Only nodes that answered us are saved. A file
 //! that does not decode just means a cold start: [`Dht::restore`] never
 //! fails, it bootstraps either way.
 
 use std::time::Instant;
 
+use seedcore_protocol::bencode::OwnedValue;
 use thiserror::Error;
 
 use super::{Config, Dht};
-use crate::bencode::{self, put_kv_bytes, Value};
 use crate::id::NodeId;
+use crate::krpc::bounded::{read_bounded, BoundedError};
 use crate::krpc::{decode_nodes, decode_nodes6, encode_node, NodeInfo};
 use crate::routing::{Contact, MAX_FAILURES};
 
@@ -33,47 +35,38 @@ pub enum SnapshotError {
     #[error(
         "routing table snapshot is not valid bencode ({0}); the node will bootstrap from scratch"
     )]
-    Bencode(#[from] bencode::BencodeError),
+    Bencode(#[from] BoundedError),
     /// No 20-byte `id`.
     #[error("routing table snapshot has no 20-byte 'id'; the node will bootstrap from scratch")]
     NoId,
 }
 
 impl Snapshot {
-    /// Encodes `{id, nodes, nodes6}` (sorted keys).
+    /// Encodes `{id, nodes, nodes6}` (canonical: sorted keys).
     pub fn encode(&self) -> Vec<u8> {
         let mut v4 = Vec::new();
         let mut v6 = Vec::new();
         for n in &self.nodes {
             encode_node(if n.addr.is_ipv4() { &mut v4 } else { &mut v6 }, n);
         }
-        let mut out = b"d".to_vec();
-        put_kv_bytes(&mut out, b"id", self.id.as_bytes());
-        put_kv_bytes(&mut out, b"nodes", &v4);
-        put_kv_bytes(&mut out, b"nodes6", &v6);
-        out.push(b'e');
-        out
+        OwnedValue::dict()
+            .with("id", OwnedValue::bytes(self.id.as_bytes()))
+            .with("nodes", OwnedValue::Bytes(v4))
+            .with("nodes6", OwnedValue::Bytes(v6))
+            .to_bytes()
     }
 
     /// Decodes a snapshot written by [`Snapshot::encode`].
     pub fn decode(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
-        let (root, _) = bencode::decode(bytes)?;
+        let (root, _) = read_bounded(bytes)?;
+        // Anything but a dictionary has no `id` either.
+        let root = root.as_dict().ok_or(SnapshotError::NoId)?;
         let id = root
-            .get(b"id")
-            .and_then(Value::as_bytes)
+            .bytes(b"id")
             .and_then(NodeId::from_slice)
             .ok_or(SnapshotError::NoId)?;
-        let mut nodes = root
-            .get(b"nodes")
-            .and_then(Value::as_bytes)
-            .map(decode_nodes)
-            .unwrap_or_default();
-        nodes.extend(
-            root.get(b"nodes6")
-                .and_then(Value::as_bytes)
-                .map(decode_nodes6)
-                .unwrap_or_default(),
-        );
+        let mut nodes = root.bytes(b"nodes").map(decode_nodes).unwrap_or_default();
+        nodes.extend(root.bytes(b"nodes6").map(decode_nodes6).unwrap_or_default());
         Ok(Snapshot { id, nodes })
     }
 }

@@ -60,7 +60,12 @@ pub(crate) struct Dialer {
 
 impl Dialer {
     /// One target per (peer, torrent).
-    pub(crate) fn new(peers: &[String], torrents: usize, max_backoff: Duration, now: Instant) -> Dialer {
+    pub(crate) fn new(
+        peers: &[String],
+        torrents: usize,
+        max_backoff: Duration,
+        now: Instant,
+    ) -> Dialer {
         let mut targets = BTreeMap::new();
         let mut id = 0u64;
         for peer in peers {
@@ -172,7 +177,11 @@ impl Dialer {
         let Some(t) = self.targets.get_mut(&dial) else {
             return;
         };
-        tracing::info!("connection to peer {} ended after {:.1} s", t.peer, lasted.as_secs_f64());
+        tracing::info!(
+            "connection to peer {} ended after {:.1} s",
+            t.peer,
+            lasted.as_secs_f64()
+        );
         if lasted >= STABLE {
             t.backoff = FIRST_BACKOFF;
             t.failures = 0;
@@ -254,7 +263,10 @@ mod tests {
         d.closed(id, Duration::from_secs(120), at);
         assert_eq!(d.connected(), 0);
         let o = d.due(at + FIRST_BACKOFF, &[0, 0]);
-        assert!(o.iter().any(|o| o.dial == id), "reset to the first back-off");
+        assert!(
+            o.iter().any(|o| o.dial == id),
+            "reset to the first back-off"
+        );
     }
 
     #[test]

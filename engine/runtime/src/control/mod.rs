@@ -82,7 +82,10 @@ impl Control {
             if let Some(d) = dialer.next_due() {
                 wake = wake.min(d);
             }
-            match self.from_shards.recv_timeout(wake.saturating_duration_since(now)) {
+            match self
+                .from_shards
+                .recv_timeout(wake.saturating_duration_since(now))
+            {
                 Ok(msg) => {
                     let mut msg = Some(msg);
                     while let Some(m) = msg.take().or_else(|| self.from_shards.try_recv().ok()) {
@@ -143,7 +146,13 @@ impl Control {
         self.shutdown(&mut stats, &labels, &watcher.have, &mut status);
     }
 
-    fn handle(&self, msg: FromShard, stats: &mut [ShardStats], dialer: &mut Dialer, pex: &mut PexLists) {
+    fn handle(
+        &self,
+        msg: FromShard,
+        stats: &mut [ShardStats],
+        dialer: &mut Dialer,
+        pex: &mut PexLists,
+    ) {
         let now = Instant::now();
         match msg {
             FromShard::Stats { shard, stats: s } => {

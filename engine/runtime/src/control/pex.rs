@@ -129,7 +129,10 @@ mod tests {
         p.up(TorrentId(0), a(4));
         let r = p.round();
         assert_eq!(&*r[0].dropped, &[a(2)]);
-        assert_eq!(r[0].added.iter().map(|e| e.0).collect::<Vec<_>>(), vec![a(4)]);
+        assert_eq!(
+            r[0].added.iter().map(|e| e.0).collect::<Vec<_>>(),
+            vec![a(4)]
+        );
     }
 
     #[test]

@@ -93,14 +93,18 @@ impl Status {
         labels: &[TorrentLabel],
         have: &[Vec<bool>],
     ) -> StatusReport {
-        let dt = now.saturating_duration_since(self.last_at).max(Duration::from_millis(1));
+        let dt = now
+            .saturating_duration_since(self.last_at)
+            .max(Duration::from_millis(1));
         let secs = dt.as_secs_f64();
         let shards: Vec<ShardStatus> = stats
             .iter()
             .enumerate()
             .map(|(i, s)| {
                 let prev = self.last.get(i);
-                let sent = s.bytes_sent.saturating_sub(prev.map_or(0, |p| p.bytes_sent));
+                let sent = s
+                    .bytes_sent
+                    .saturating_sub(prev.map_or(0, |p| p.bytes_sent));
                 let cpu = s.cpu.saturating_sub(prev.map_or(Duration::ZERO, |p| p.cpu));
                 ShardStatus {
                     shard: i,
@@ -116,8 +120,16 @@ impl Status {
             .map(|(t, l)| TorrentStatus {
                 name: l.name.clone(),
                 info_hash: l.info_hash.clone(),
-                peers: stats.iter().filter_map(|s| s.torrents.get(t)).map(|c| c.peers).sum(),
-                uploaded: stats.iter().filter_map(|s| s.torrents.get(t)).map(|c| c.uploaded).sum(),
+                peers: stats
+                    .iter()
+                    .filter_map(|s| s.torrents.get(t))
+                    .map(|c| c.peers)
+                    .sum(),
+                uploaded: stats
+                    .iter()
+                    .filter_map(|s| s.torrents.get(t))
+                    .map(|c| c.uploaded)
+                    .sum(),
                 pieces: have.get(t).map_or(0, |h| h.iter().filter(|x| **x).count()),
                 piece_count: l.piece_count,
             })
@@ -195,7 +207,10 @@ mod tests {
             connections: peers,
             bytes_sent: sent,
             bytes_received: 10,
-            torrents: vec![TorrentCounters { peers, uploaded: sent }],
+            torrents: vec![TorrentCounters {
+                peers,
+                uploaded: sent,
+            }],
             cpu: Duration::from_millis(cpu_ms),
         };
         let labels = vec![TorrentLabel {
@@ -204,13 +219,23 @@ mod tests {
             piece_count: 4,
         }];
         let have = vec![vec![true, true, false, true]];
-        let r = st.report(t0 + Duration::from_secs(2), &[mk(2048, 1, 500), mk(0, 2, 0)], &labels, &have);
+        let r = st.report(
+            t0 + Duration::from_secs(2),
+            &[mk(2048, 1, 500), mk(0, 2, 0)],
+            &labels,
+            &have,
+        );
         assert_eq!(r.peers, 3);
         assert!((r.upload_rate - 1024.0).abs() < 1e-6);
         assert!((r.shards[0].cpu - 0.25).abs() < 1e-6);
         assert_eq!(r.torrents[0].peers, 3);
         assert_eq!(r.torrents[0].pieces, 3);
-        let r = st.report(t0 + Duration::from_secs(4), &[mk(4096, 1, 500), mk(2048, 2, 0)], &labels, &have);
+        let r = st.report(
+            t0 + Duration::from_secs(4),
+            &[mk(4096, 1, 500), mk(2048, 2, 0)],
+            &labels,
+            &have,
+        );
         assert!((r.upload_rate - 2048.0).abs() < 1e-6);
         assert_eq!(r.bytes_sent, 6144);
         assert!(r.line().contains("peers 3"), "{}", r.line());

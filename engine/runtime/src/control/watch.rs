@@ -90,14 +90,24 @@ impl Watcher {
     }
 
     /// Starts watching a torrent's files that are served now.
-    pub(crate) fn add(&mut self, meta: Arc<Metainfo>, root: PathBuf, data: &TorrentData, have: Vec<bool>) {
+    pub(crate) fn add(
+        &mut self,
+        meta: Arc<Metainfo>,
+        root: PathBuf,
+        data: &TorrentData,
+        have: Vec<bool>,
+    ) {
         let files = meta
             .info
             .files
             .iter()
             .enumerate()
             .map(|(i, f)| match data.storage.file_stamp(i) {
-                Some(s) if !f.attr.pad && f.length > 0 && data.files.get(i).is_some_and(Option::is_some) => {
+                Some(s)
+                    if !f.attr.pad
+                        && f.length > 0
+                        && data.files.get(i).is_some_and(Option::is_some) =>
+                {
                     FileWatch::Serving(s)
                 }
                 _ => FileWatch::Ignored,
@@ -123,7 +133,9 @@ impl Watcher {
             let geo = Geometry::from_info(&w.meta.info);
             for i in 0..w.files.len() {
                 let state = w.files.get(i).cloned();
-                let Some(path) = Self::path(w, i) else { continue };
+                let Some(path) = Self::path(w, i) else {
+                    continue;
+                };
                 match state {
                     Some(FileWatch::Serving(expected)) => {
                         let now = FileStamp::read(&path);
@@ -137,7 +149,9 @@ impl Watcher {
                             }
                             Some(_) => "was modified".to_string(),
                         };
-                        let Some(f) = w.meta.info.files.get(i) else { continue };
+                        let Some(f) = w.meta.info.files.get(i) else {
+                            continue;
+                        };
                         let have = self.have.get_mut(t);
                         let mut lost = Vec::new();
                         if let Some(have) = have {
@@ -164,7 +178,8 @@ impl Watcher {
                     Some(FileWatch::Lost(seen)) => {
                         let now = FileStamp::read(&path);
                         let expected = w.meta.info.files.get(i).map(|f| f.length);
-                        let settled = now.is_some() && now == seen && now.map(|s| s.size) == expected;
+                        let settled =
+                            now.is_some() && now == seen && now.map(|s| s.size) == expected;
                         let next = if settled {
                             rechecks.push((id, t, i));
                             FileWatch::Rechecking
@@ -186,11 +201,16 @@ impl Watcher {
     }
 
     fn spawn_recheck(&self, id: TorrentId, t: usize, file: usize) {
-        let Some(w) = self.torrents.get(t) else { return };
+        let Some(w) = self.torrents.get(t) else {
+            return;
+        };
         let meta = Arc::clone(&w.meta);
         let root = w.root.clone();
         let done = self.done.clone();
-        tracing::info!("{}: file {file} settled; re-checking its pieces", meta.info.name);
+        tracing::info!(
+            "{}: file {file} settled; re-checking its pieces",
+            meta.info.name
+        );
         let spawned = std::thread::Builder::new()
             .name("seedcore-recheck".into())
             .spawn(move || {
@@ -263,7 +283,11 @@ impl Watcher {
 
 /// Maps the torrent's data again and verifies the pieces of `file`;
 /// returns the new data and the pieces that passed.
-fn recheck(meta: &Metainfo, root: &std::path::Path, file: usize) -> Result<(Arc<TorrentData>, Vec<u32>), String> {
+fn recheck(
+    meta: &Metainfo,
+    root: &std::path::Path,
+    file: usize,
+) -> Result<(Arc<TorrentData>, Vec<u32>), String> {
     let data = TorrentData::open(meta, root).map_err(|e| e.to_string())?;
     let f = meta.info.files.get(file).ok_or("no such file")?;
     let geo = Geometry::from_info(&meta.info);

@@ -92,6 +92,11 @@ impl Conn {
 /// connections (fairness on a busy shard).
 const ROUNDS_PER_POLL: u32 = 32;
 
+/// Bytes one connection may write in one poll before it lets the other
+/// tasks of the shard run (a fast peer with a deep queue would otherwise
+/// keep the shard to itself for tens of milliseconds).
+const WRITE_BUDGET: usize = 1 << 20;
+
 /// Runs a connection to its end.
 pub(crate) async fn run(shard: Rc<Shard>, conn: Rc<Conn>, stream: TcpStream) {
     let _ = crate::sys::set_nonblocking(&stream);
@@ -103,10 +108,15 @@ pub(crate) async fn run(shard: Rc<Shard>, conn: Rc<Conn>, stream: TcpStream) {
         stream,
         pending_in: Vec::new(),
         timer: None,
+        budget: WRITE_BUDGET,
     };
     let reason = std::future::poll_fn(|cx| driver.poll(cx)).await;
     let addr = conn.session.borrow().peer_addr();
-    tracing::debug!("peer {addr}: closed: {reason}");
+    match &reason {
+        // A peer that broke the protocol: worth a line at the default level.
+        End::Session(e) if e.is_misbehaviour() => tracing::info!("peer {addr}: closed: {reason}"),
+        _ => tracing::debug!("peer {addr}: closed: {reason}"),
+    }
     let _ = driver.stream.shutdown(std::net::Shutdown::Both).await;
     drop(driver);
     shard.forget(&conn);
@@ -140,11 +150,14 @@ struct Driver {
     outbox: Outbox,
     /// Armed at the session's next deadline.
     timer: Option<(Instant, Timer)>,
+    /// What is left of [`WRITE_BUDGET`] in this poll.
+    budget: usize,
 }
 
 impl Driver {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<End> {
         self.conn.park(cx.waker());
+        self.budget = WRITE_BUDGET;
         for _ in 0..ROUNDS_PER_POLL {
             if self.conn.stop.get() {
                 return Poll::Ready(End::Stopped);
@@ -169,6 +182,9 @@ impl Driver {
             }
             // An event (an unchoke, say) may have queued output.
             progress |= self.outbox.is_empty() && self.conn.session.borrow().has_transmit();
+            if self.budget == 0 {
+                break;
+            }
             if !progress {
                 self.outbox.shrink();
                 return Poll::Pending;
@@ -194,13 +210,16 @@ impl Driver {
         let fresh = scratch.get(..n).unwrap_or_default();
         let result = if self.pending_in.is_empty() {
             session.handle_input(now, fresh, &*table).map(|used| {
-                self.pending_in.extend_from_slice(fresh.get(used..).unwrap_or_default());
+                self.pending_in
+                    .extend_from_slice(fresh.get(used..).unwrap_or_default());
             })
         } else {
             self.pending_in.extend_from_slice(fresh);
-            session.handle_input(now, &self.pending_in, &*table).map(|used| {
-                self.pending_in.drain(..used.min(self.pending_in.len()));
-            })
+            session
+                .handle_input(now, &self.pending_in, &*table)
+                .map(|used| {
+                    self.pending_in.drain(..used.min(self.pending_in.len()));
+                })
         };
         if self.pending_in.is_empty() && self.pending_in.capacity() > 0 {
             self.pending_in = Vec::new();
@@ -214,6 +233,9 @@ impl Driver {
     fn poll_write(&mut self, cx: &mut Context<'_>, now: Instant) -> Poll<Result<bool, End>> {
         let mut wrote = false;
         loop {
+            if self.budget == 0 {
+                return Poll::Ready(Ok(wrote));
+            }
             self.fill(now);
             if self.outbox.is_empty() {
                 return Poll::Ready(Ok(wrote));
@@ -222,6 +244,7 @@ impl Driver {
                 Poll::Ready(Ok(n)) => {
                     self.conn.session.borrow_mut().on_sent(now, n);
                     self.shard.count_sent(n);
+                    self.budget = self.budget.saturating_sub(n);
                     wrote = true;
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(End::Io(e))),
@@ -253,7 +276,8 @@ impl Driver {
                     let geo = st.ctx.geometry();
                     let piece = block.piece();
                     let piece_start = geo.piece_offset(piece);
-                    self.shard.count_uploaded(session.torrent(), u64::from(block.length()));
+                    self.shard
+                        .count_uploaded(session.torrent(), u64::from(block.length()));
                     self.outbox.push(Item::Block {
                         header,
                         data: std::sync::Arc::clone(&st.data),
@@ -302,6 +326,11 @@ impl Driver {
             match ev {
                 SessionEvent::Closed(e) => return Some(End::Session(e)),
                 SessionEvent::HandshakeDone { torrent, .. } => {
+                    tracing::debug!(
+                        "peer {}: handshake done (torrent {})",
+                        self.conn.session.borrow().peer_addr(),
+                        torrent.0
+                    );
                     self.conn.torrent.set(Some(torrent));
                     self.shard.peer_joined(torrent);
                     self.announce();

@@ -60,7 +60,11 @@ pub(crate) struct ShardSpec {
     pub(crate) io_memory: usize,
     pub(crate) listeners: Vec<socket2::Socket>,
     /// Per torrent (in `TorrentId` order): context, data, initial pieces.
-    pub(crate) torrents: Vec<(Arc<seedcore_protocol::session::TorrentContext>, Arc<TorrentData>, Vec<bool>)>,
+    pub(crate) torrents: Vec<(
+        Arc<seedcore_protocol::session::TorrentContext>,
+        Arc<TorrentData>,
+        Vec<bool>,
+    )>,
     pub(crate) session: Arc<SessionConfig>,
     pub(crate) send_path: SendPath,
     pub(crate) max_conns: usize,
@@ -134,7 +138,11 @@ impl Shard {
         {
             let mut s = self.stats.borrow_mut();
             s.connections = s.connections.saturating_sub(1);
-            if let Some(c) = conn.torrent.get().and_then(|t| s.torrents.get_mut(t.0 as usize)) {
+            if let Some(c) = conn
+                .torrent
+                .get()
+                .and_then(|t| s.torrents.get_mut(t.0 as usize))
+            {
                 c.peers = c.peers.saturating_sub(1);
             }
         }
@@ -261,7 +269,10 @@ pub(crate) fn spawn(spec: ShardSpec) -> Result<std::thread::JoinHandle<()>, crat
                 }
             }
         })
-        .map_err(|source| crate::RuntimeError::Thread { name: format!("shard {index}"), source })
+        .map_err(|source| crate::RuntimeError::Thread {
+            name: format!("shard {index}"),
+            source,
+        })
 }
 
 async fn shard_main(spec: ShardSpec) {
@@ -289,7 +300,10 @@ async fn shard_main(spec: ShardSpec) {
     let mut accepts = Vec::new();
     for sock in spec.listeners {
         let listener = crate::sys::glommio_listener(sock);
-        accepts.push(glommio::spawn_local(accept_loop(Rc::clone(&shard), listener)));
+        accepts.push(glommio::spawn_local(accept_loop(
+            Rc::clone(&shard),
+            listener,
+        )));
     }
     let chokes = glommio::spawn_local(choke::run(Rc::clone(&shard), spec.choke_interval));
     let ticks = glommio::spawn_local(stats_loop(Rc::clone(&shard)));
@@ -327,13 +341,17 @@ async fn accept_loop(shard: Rc<Shard>, listener: glommio::net::TcpListener) {
         match listener.accept().await {
             Ok(stream) => {
                 if shard.conns.borrow().len() >= shard.max_conns {
-                    tracing::debug!("shard {}: peer limit reached, refusing a connection", shard.index);
+                    tracing::debug!(
+                        "shard {}: peer limit reached, refusing a connection",
+                        shard.index
+                    );
                     continue;
                 }
                 let Ok(addr) = stream.peer_addr() else {
                     continue;
                 };
-                let session = PeerSession::inbound(Arc::clone(&shard.session), addr, Instant::now());
+                let session =
+                    PeerSession::inbound(Arc::clone(&shard.session), addr, Instant::now());
                 shard.add_conn(session, stream, None);
             }
             Err(e) => {
@@ -358,11 +376,20 @@ async fn dial_task(shard: Rc<Shard>, dial: DialId, torrent: TorrentId, addr: Soc
     };
     let session = {
         let table = shard.table.borrow();
-        PeerSession::outbound(Arc::clone(&shard.session), addr, torrent, Instant::now(), &*table)
+        PeerSession::outbound(
+            Arc::clone(&shard.session),
+            addr,
+            torrent,
+            Instant::now(),
+            &*table,
+        )
     };
     match session {
         Ok(session) => {
-            shard.tell(FromShard::Dialed { dial, result: Ok(()) });
+            shard.tell(FromShard::Dialed {
+                dial,
+                result: Ok(()),
+            });
             shard.add_conn(session, stream, Some(dial));
         }
         Err(e) => shard.tell(FromShard::Dialed {

@@ -3,14 +3,21 @@
 //! block handed to a callback. Enough to check what a seed serves and to
 //! load it in benchmarks; nothing else.
 #![allow(dead_code)] // each test binary uses a different subset
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::cast_possible_truncation)] // test code: fail loudly
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)] // test code: fail loudly
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use seedcore_protocol::geometry::{Geometry, BLOCK_SIZE};
-use seedcore_protocol::wire::{decode, BlockRequest, Decoded, Handshake, Limits, Message, Reserved};
+use seedcore_protocol::wire::{
+    decode, BlockRequest, Decoded, Handshake, Limits, Message, Reserved,
+};
 
 /// What the leecher saw of the seed's first messages.
 #[derive(Debug, Default, Clone)]
@@ -46,7 +53,11 @@ impl Leecher {
     }
 
     /// Handshakes on an existing stream (a seed that dialled us).
-    pub fn handshake(mut stream: TcpStream, info_hash: [u8; 20], fast: bool) -> io::Result<Leecher> {
+    pub fn handshake(
+        mut stream: TcpStream,
+        info_hash: [u8; 20],
+        fast: bool,
+    ) -> io::Result<Leecher> {
         stream.set_read_timeout(Some(Duration::from_secs(20)))?;
         stream.set_nodelay(true)?;
         let mut r = Reserved::EMPTY;
@@ -167,7 +178,9 @@ impl Leecher {
             while !exhausted && outstanding < pipeline {
                 match todo.next() {
                     Some(r) => {
-                        Message::Request(r).encode(&mut batch).map_err(|e| bad(e.to_string()))?;
+                        Message::Request(r)
+                            .encode(&mut batch)
+                            .map_err(|e| bad(e.to_string()))?;
                         outstanding += 1;
                     }
                     None => exhausted = true,

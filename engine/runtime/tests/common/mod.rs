@@ -1,6 +1,11 @@
 //! Shared helpers for the runtime's loopback tests.
 #![allow(dead_code)] // each test binary uses a different subset
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::cast_possible_truncation)] // test code: fail loudly
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)] // test code: fail loudly
 
 pub mod leecher;
 
