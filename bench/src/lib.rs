@@ -11,6 +11,9 @@
 //! - [`rawseed`]: the least a seeder can do (handshake, have-all, unchoke,
 //!   answer requests from the mmap), the loopback ceiling that real seeders
 //!   are compared against.
+//! - [`compare`]: seedcore, libtorrent, transmission, aria2 and the raw
+//!   seeder under the same load in one run, written up as a Markdown
+//!   report with a chart.
 //!
 //! The criterion micro-benchmarks are in `benches/`.
 //!
@@ -26,6 +29,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod compare;
 pub mod load;
 pub mod net;
 pub mod procstat;

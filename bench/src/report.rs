@@ -179,9 +179,13 @@ pub struct LoadReport {
     pub peers: usize,
     /// Worker threads.
     pub threads: usize,
-    /// Requested run length, seconds.
+    /// Requested run length, seconds (after the warm-up).
     pub duration_s: f64,
-    /// Measured run length, seconds.
+    /// Warm-up before measuring, seconds.
+    pub warmup_s: f64,
+    /// Idle peers (handshakes only, no requests).
+    pub idle: bool,
+    /// Measured run length (from the end of the warm-up), seconds.
     pub elapsed_s: f64,
     /// Ramp-up, seconds.
     pub ramp_s: f64,
@@ -301,6 +305,8 @@ impl LoadReport {
             peers: cfg.peers,
             threads,
             duration_s: cfg.duration.as_secs_f64(),
+            warmup_s: cfg.warmup.as_secs_f64(),
+            idle: cfg.idle,
             elapsed_s: secs,
             ramp_s: cfg.ramp.as_secs_f64(),
             churn_pct: cfg.churn_pct,
@@ -362,8 +368,11 @@ impl LoadReport {
         );
         let _ = writeln!(
             s,
-            "  elapsed      {:.2} s (asked {:.2} s)",
-            self.elapsed_s, self.duration_s
+            "  elapsed      {:.2} s (asked {:.2} s after a {:.1} s warm-up){}",
+            self.elapsed_s,
+            self.duration_s,
+            self.warmup_s,
+            if self.idle { "  IDLE peers" } else { "" }
         );
         let _ = writeln!(
             s,

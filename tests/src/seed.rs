@@ -51,6 +51,10 @@ pub struct Seed {
     config: Vec<String>,
     json: bool,
     ipv6: bool,
+    /// `Some`: run the DHT, joining through these nodes (never the public
+    /// routers: tests stay on loopback).
+    dht: Option<Vec<SocketAddr>>,
+    args: Vec<String>,
 }
 
 impl Seed {
@@ -104,6 +108,19 @@ impl Seed {
         self
     }
 
+    /// Runs the DHT node (instead of `--no-dht`), bootstrapping from
+    /// `nodes` only (an empty list: no bootstrap node at all).
+    pub fn dht(mut self, nodes: &[SocketAddr]) -> Seed {
+        self.dht = Some(nodes.to_vec());
+        self
+    }
+
+    /// One more command-line argument for `seedcore seed`.
+    pub fn arg(mut self, arg: impl Into<String>) -> Seed {
+        self.args.push(arg.into());
+        self
+    }
+
     /// `--json`: status objects on stdout.
     pub fn json(mut self) -> Seed {
         self.json = true;
@@ -118,6 +135,10 @@ impl Seed {
         let port = free_port(ip);
         let config = workdir.join(format!("seedcore-{port}.toml"));
         let mut lines = self.config.clone();
+        if let Some(nodes) = &self.dht {
+            let list: Vec<String> = nodes.iter().map(|n| format!("\"{n}\"")).collect();
+            lines.push(format!("dht_bootstrap = [{}]", list.join(", ")));
+        }
         lines.push(String::new());
         std::fs::write(&config, lines.join("\n"))
             .unwrap_or_else(|e| panic!("write {}: {e}", config.display()));
@@ -137,8 +158,11 @@ impl Seed {
             &port.to_string(),
             "--bind",
             &ip.to_string(),
-            "--no-dht",
         ]);
+        if self.dht.is_none() {
+            cmd.arg("--no-dht");
+        }
+        cmd.args(&self.args);
         if self.ipv6 {
             cmd.args(["--bind", "::1"]);
         }

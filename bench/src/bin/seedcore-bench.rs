@@ -37,6 +37,9 @@ enum Cmd {
     RawSeed(RawSeedArgs),
     /// Write pseudo-random test data and a v1 torrent for it.
     MakeData(MakeDataArgs),
+    /// The same load against seedcore, libtorrent, transmission, aria2 and
+    /// raw-seed; writes a Markdown report and an SVG chart.
+    Compare(seedcore_bench::compare::CompareArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -56,9 +59,17 @@ struct LoadArgs {
     /// Simulated peers, each from its own 127.x.y.z address.
     #[arg(long, default_value_t = 16)]
     peers: usize,
-    /// Run length in seconds (hard stop).
+    /// Measured run length in seconds (hard stop after warm-up + this).
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
+    /// Seconds of load before measuring (throughput, latency and the
+    /// target's CPU count from its end).
+    #[arg(long, default_value_t = 0.0)]
+    warmup: f64,
+    /// Idle peers: handshake and extended handshake, then silence (no
+    /// `interested`, no requests), to measure the cost of held connections.
+    #[arg(long)]
+    idle: bool,
     /// 16 KiB requests kept in flight per peer.
     #[arg(long, default_value_t = 64)]
     depth: u32,
@@ -168,6 +179,8 @@ fn cmd_load(a: LoadArgs) -> Result<ExitCode> {
     let target = net::resolve(&a.target)?;
     let mut cfg = LoadConfig::new(t, target, a.peers, secs(a.duration, "--duration")?);
     cfg.torrent_path = a.torrent;
+    cfg.warmup = secs(a.warmup, "--warmup")?;
+    cfg.idle = a.idle;
     cfg.depth = a.depth;
     cfg.order = match a.order {
         OrderArg::Random => Order::Random,
@@ -255,12 +268,23 @@ fn cmd_make_data(a: MakeDataArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn cmd_compare(a: &seedcore_bench::compare::CompareArgs) -> Result<ExitCode> {
+    let w = seedcore_bench::compare::main(a)?;
+    for p in [&w.markdown, &w.svg, &w.json] {
+        if p.exists() {
+            println!("{}", p.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
         Cmd::Load(a) => cmd_load(a),
         Cmd::RawSeed(a) => cmd_raw_seed(a),
         Cmd::MakeData(a) => cmd_make_data(a),
+        Cmd::Compare(a) => cmd_compare(&a),
     };
     match result {
         Ok(code) => code,

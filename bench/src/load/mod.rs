@@ -48,8 +48,14 @@ pub struct LoadConfig {
     pub target: std::net::SocketAddr,
     /// Simulated peers.
     pub peers: usize,
-    /// Run length (hard stop).
+    /// Measured run length (hard stop at `warmup + duration`).
     pub duration: Duration,
+    /// Connected and loading but not measured: throughput, latency,
+    /// per-peer rates and the target's CPU count from its end (connection
+    /// and error counters cover the whole run).
+    pub warmup: Duration,
+    /// Idle peers: handshake and extended handshake, then silence.
+    pub idle: bool,
     /// Requests in flight per peer.
     pub depth: u32,
     /// Piece order.
@@ -78,7 +84,7 @@ pub struct LoadConfig {
 
 impl LoadConfig {
     /// A configuration with the documented defaults: depth 64, random
-    /// order, no verify/ramp/churn, all cores, 1 s retry delay, 5 s connect
+    /// order, no warm-up/idle/verify/ramp/churn, all cores, 1 s retry delay, 5 s connect
     /// and 10 s handshake timeouts.
     pub fn new(
         torrent: Arc<Torrent>,
@@ -92,6 +98,8 @@ impl LoadConfig {
             target,
             peers,
             duration,
+            warmup: Duration::ZERO,
+            idle: false,
             depth: 64,
             order: Order::Random,
             verify: false,
@@ -167,18 +175,20 @@ pub fn thread_count(cfg: &LoadConfig) -> usize {
 }
 
 /// Runs the load and returns the report. Returns by itself within
-/// `duration + GRACE` (plus thread start-up), whatever the target does.
+/// `warmup + duration + GRACE` (plus thread start-up), whatever the target
+/// does.
 pub fn run(cfg: &LoadConfig) -> Result<LoadReport, LoadError> {
     validate(cfg)?;
     let threads = thread_count(cfg);
-    let target_cpu0 = match cfg.pid {
+    let mut target_cpu0 = match cfg.pid {
         Some(pid) => {
             Some(procstat::proc_cpu(pid).map_err(|source| LoadError::Pid { pid, source })?)
         }
         None => None,
     };
-    let own0 = procstat::own_cpu().unwrap_or_default();
+    let mut own0 = procstat::own_cpu().unwrap_or_default();
     let start = Instant::now();
+    let measure_from = start + cfg.warmup;
     let run_cfg = Arc::new(RunConfig {
         torrent: Arc::clone(&cfg.torrent),
         target: cfg.target,
@@ -186,10 +196,12 @@ pub fn run(cfg: &LoadConfig) -> Result<LoadReport, LoadError> {
             depth: cfg.depth,
             order: cfg.order,
             verify: cfg.verify,
+            idle: cfg.idle,
         },
         start,
-        deadline: start + cfg.duration,
-        ramp: cfg.ramp.min(cfg.duration),
+        measure_from,
+        deadline: measure_from + cfg.duration,
+        ramp: cfg.ramp.min(cfg.warmup + cfg.duration),
         peers_total: cfg.peers,
         churn_pct: cfg.churn_pct,
         retry_delay: cfg.retry_delay,
@@ -221,10 +233,19 @@ pub fn run(cfg: &LoadConfig) -> Result<LoadReport, LoadError> {
     let mut failures = Vec::new();
     let mut reported = 0;
     let mut next_sample = Instant::now();
+    let mut warm = cfg.warmup.is_zero();
     while reported < threads {
         let now = Instant::now();
         if now >= hard_stop {
             break;
+        }
+        if !warm && now >= measure_from {
+            // The measured part starts: take the CPU baselines again.
+            warm = true;
+            own0 = procstat::own_cpu().unwrap_or_default();
+            if let (Some(pid), Some(cpu0)) = (cfg.pid, target_cpu0.as_mut()) {
+                *cpu0 = procstat::proc_cpu(pid).unwrap_or(*cpu0);
+            }
         }
         if let Some(pid) = cfg.pid {
             if now >= next_sample {
@@ -232,7 +253,11 @@ pub fn run(cfg: &LoadConfig) -> Result<LoadReport, LoadError> {
                 next_sample = now + Duration::from_secs(1);
             }
         }
-        let wait = hard_stop.min(next_sample.max(now + Duration::from_millis(10))) - now;
+        let mut wake = hard_stop.min(next_sample.max(now + Duration::from_millis(10)));
+        if !warm {
+            wake = wake.min(measure_from.max(now + Duration::from_millis(1)));
+        }
+        let wait = wake - now;
         match rx.recv_timeout(wait) {
             Ok(Ok(w)) => {
                 reported += 1;
@@ -247,7 +272,7 @@ pub fn run(cfg: &LoadConfig) -> Result<LoadReport, LoadError> {
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
-    let elapsed = start.elapsed();
+    let elapsed = Instant::now().saturating_duration_since(measure_from);
     if reported < threads {
         failures.push(format!(
             "{} of {threads} worker threads did not report within {:.0} s after the deadline",

@@ -55,6 +55,10 @@ pub struct SessionConfig {
     pub order: Order,
     /// SHA-1-check completed pieces.
     pub verify: bool,
+    /// Idle peer: handshake and extended handshake, then silence (never
+    /// `interested`, never a request), to measure what a held connection
+    /// costs the seeder.
+    pub idle: bool,
 }
 
 /// What the worker passes in with each batch of bytes.
@@ -88,6 +92,7 @@ pub(crate) struct Session {
     fast: bool,
     have: HaveSet,
     depth: usize,
+    idle: bool,
     outstanding: VecDeque<Outstanding>,
     retry: Vec<BlockRequest>,
     pieces: Pieces,
@@ -114,6 +119,7 @@ impl Session {
             fast: false,
             have: HaveSet::Nothing,
             depth: usize::try_from(cfg.depth.max(1)).unwrap_or(1),
+            idle: cfg.idle,
             outstanding: VecDeque::new(),
             retry: Vec::new(),
             pieces: Pieces::new(cfg.order, seed, cfg.verify),
@@ -208,7 +214,9 @@ impl Session {
                 );
             }
         }
-        push(&mut self.out, &Message::Interested);
+        if !self.idle {
+            push(&mut self.out, &Message::Interested);
+        }
         self.last_send = ctx.now;
         Ok(())
     }
@@ -319,7 +327,7 @@ impl Session {
 
     /// Keeps `depth` requests in flight while unchoked.
     fn fill(&mut self, ctx: &mut Ctx<'_>) {
-        if !self.handshaken || self.choked {
+        if !self.handshaken || self.choked || self.idle {
             return;
         }
         while self.outstanding.len() < self.depth {

@@ -24,6 +24,7 @@ fn cfg(depth: u32) -> SessionConfig {
         depth,
         order: Order::Sequential,
         verify: true,
+        idle: false,
     }
 }
 
@@ -262,4 +263,32 @@ fn keepalive_only_when_idle() {
     assert_eq!(h.sent(0), vec![Message::KeepAlive]);
     h.feed(&t, &msg(Message::KeepAlive)).unwrap();
     assert_eq!(h.stats.counters.keepalives, 1);
+}
+
+#[test]
+fn idle_peers_handshake_then_stay_silent() {
+    let (_, t) = setup();
+    let t0 = Instant::now();
+    let idle = SessionConfig {
+        idle: true,
+        ..cfg(64)
+    };
+    let mut h = Harness {
+        s: Session::new(&t, &idle, *b"-SB0001-000000000000", 1, t0),
+        stats: ThreadStats::default(),
+        bytes: 0,
+        t0,
+    };
+    let mut input = seeder_handshake(&t, our_reserved());
+    input.extend(msg(Message::HaveAll));
+    input.extend(msg(Message::Unchoke));
+    h.feed(&t, &input).unwrap();
+    let msgs = h.sent(HANDSHAKE_LEN);
+    assert_eq!(msgs.len(), 2, "{msgs:?}");
+    assert_eq!(msgs[0], Message::HaveNone);
+    assert!(matches!(msgs[1], Message::Extended { id: 0, .. }));
+    assert_eq!(h.stats.counters.handshakes, 1);
+    assert_eq!(h.stats.counters.requests, 0, "never interested, never a request");
+    h.feed(&t, &msg(Message::Unchoke)).unwrap();
+    assert!(h.s.out.is_empty());
 }

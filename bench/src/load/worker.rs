@@ -44,6 +44,9 @@ pub(crate) struct RunConfig {
     pub target: std::net::SocketAddr,
     pub session: SessionConfig,
     pub start: Instant,
+    /// End of the warm-up: throughput counters, per-peer bytes and the
+    /// latency histogram restart here (`start` when there is none).
+    pub measure_from: Instant,
     pub deadline: Instant,
     pub ramp: Duration,
     pub peers_total: usize,
@@ -98,6 +101,7 @@ struct Worker<'a> {
     stats: ThreadStats,
     rng: Rng,
     churn_acc: f64,
+    measuring: bool,
 }
 
 fn token(idx: usize, gen: u32) -> Token {
@@ -153,6 +157,7 @@ pub(crate) fn run(cfg: &RunConfig, peers: &[usize], thread_seed: u64) -> io::Res
         stats: ThreadStats::default(),
         rng: Rng::new(thread_seed),
         churn_acc: 0.0,
+        measuring: cfg.measure_from <= cfg.start,
     };
     let total = cfg.peers_total.max(1) as f64;
     for (idx, &peer) in peers.iter().enumerate() {
@@ -186,6 +191,9 @@ impl Worker<'_> {
             if now >= self.cfg.deadline {
                 return Ok(());
             }
+            if !self.measuring && now >= self.cfg.measure_from {
+                self.end_warmup();
+            }
             while let Some(&Reverse((at, idx))) = self.timers.peek() {
                 if at > now {
                     break;
@@ -207,6 +215,9 @@ impl Worker<'_> {
             }
             if churn {
                 wake = wake.min(next_churn);
+            }
+            if !self.measuring {
+                wake = wake.min(self.cfg.measure_from);
             }
             let timeout = if self.again.is_empty() {
                 wake.saturating_duration_since(now)
@@ -234,6 +245,19 @@ impl Worker<'_> {
             for idx in std::mem::take(&mut self.again) {
                 self.read(idx, false);
             }
+        }
+    }
+
+    /// The warm-up is over: what is measured (payload and wire bytes,
+    /// blocks, latency, per-peer bytes) starts from zero; connection and
+    /// error counters keep counting the whole run.
+    fn end_warmup(&mut self) {
+        self.measuring = true;
+        let c = &mut self.stats.counters;
+        (c.data_bytes, c.wire_bytes, c.blocks) = (0, 0, 0);
+        self.stats.latency.reset();
+        for s in &mut self.slots {
+            s.bytes = 0;
         }
     }
 
@@ -510,9 +534,9 @@ impl Worker<'_> {
             if let Some(s) = self.slots.get(idx) {
                 slots.push(SlotReport {
                     bytes: s.bytes,
-                    active: s
-                        .first_start
-                        .map_or(Duration::ZERO, |t| end.saturating_duration_since(t)),
+                    active: s.first_start.map_or(Duration::ZERO, |t| {
+                        end.saturating_duration_since(t.max(self.cfg.measure_from))
+                    }),
                     open_at_end: open,
                 });
             }

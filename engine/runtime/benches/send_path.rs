@@ -45,6 +45,8 @@ fn config(torrent: &Path, path: SendPath) -> Config {
         send_path: path,
         status_interval: Span(Duration::ZERO),
         max_peers: 50_000,
+        // Loopback only: no DHT (its default bootstrap nodes are public).
+        dht: false,
         torrents: vec![TorrentSpec {
             path: torrent.to_path_buf(),
             data: None,

@@ -211,6 +211,18 @@ serde_unit!(Bytes);
 /// The default listen port.
 pub const DEFAULT_PORT: u16 = 6881;
 
+/// The public DHT routers a node joins through by default (the ones
+/// libtorrent and Transmission use). Tests and closed networks set
+/// `dht_bootstrap` to their own nodes.
+pub const DEFAULT_DHT_BOOTSTRAP: [&str; 3] = [
+    "router.bittorrent.com:6881",
+    "dht.transmissionbt.com:6881",
+    "router.utorrent.com:6881",
+];
+
+/// The most HTTP tracker worker threads accepted.
+pub const MAX_TRACKER_WORKERS: usize = 64;
+
 /// Everything a seed needs to know. `Default` is the documented defaults;
 /// every field can be written in the TOML file under the same name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -224,8 +236,9 @@ pub struct Config {
     /// Known peers (`host:port`) dialled for every torrent, retried with
     /// exponential back-off until connected and again after a drop.
     pub peers: Vec<String>,
-    /// Run a DHT node (the DHT arrives in a later version; the setting is
-    /// kept so configurations stay valid).
+    /// Run a DHT node (BEP 5) on the control core: public torrents are
+    /// announced to it and their peers looked up; peers' `port` messages
+    /// are pinged. Off: no UDP socket, no DHT bit in handshakes.
     pub dht: bool,
     /// Serving shards (one pinned glommio executor each). `None`: every
     /// core but one (the control core), at least 1. More shards than cores
@@ -275,6 +288,46 @@ pub struct Config {
     pub pex_interval: Span,
     /// Longest wait between two dials of a `--peer` that keeps failing.
     pub dial_max_backoff: Span,
+    /// Trackers (`http://`, `https://`, `udp://` announce URLs) added to
+    /// every public torrent, each as its own tier after the torrent's own
+    /// trackers. Private torrents keep only the trackers in their metainfo
+    /// (BEP 27: a private torrent's peers come from its own tracker alone).
+    pub trackers: Vec<String>,
+    /// BEP 12: announce to one working tracker of every tier, not only the
+    /// first tier that has one (libtorrent's setting of the same name).
+    pub announce_to_all_tiers: bool,
+    /// BEP 12: announce to every tracker of a tier, not only the first
+    /// working one (libtorrent's setting of the same name).
+    pub announce_to_all_trackers: bool,
+    /// Longest window the first announces of all torrents are spread over
+    /// at start-up. The window used is 10 ms per torrent up to this, so a
+    /// few torrents announce at once and 10,000 do not hit their trackers
+    /// in the same second.
+    pub announce_spread: Span,
+    /// Peers asked for in each announce (`numwant`).
+    pub num_want: u32,
+    /// How long an HTTP(S) announce may take (connect, TLS, answer).
+    pub tracker_timeout: Span,
+    /// Threads making HTTP(S) announces and DNS lookups for the control
+    /// core: a slow tracker holds one of them, never the control loop.
+    pub tracker_workers: usize,
+    /// UDP port of the DHT node. Unset: the TCP listen port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dht_port: Option<u16>,
+    /// DHT nodes (`host:port`) to join the DHT through when the saved
+    /// routing table (`dht.state` in the resume folder) is missing or stale.
+    pub dht_bootstrap: Vec<String>,
+    /// How often each public torrent is announced to the DHT (which also
+    /// looks up its peers).
+    pub dht_announce_interval: Span,
+    /// Most outgoing connections to peers found by trackers, the DHT and
+    /// PEX, all torrents together (dialling or connected; `--peer` dials
+    /// are not counted). 0: never dial found peers.
+    pub max_outgoing: u32,
+    /// Most such outgoing connections for one torrent.
+    pub max_outgoing_per_torrent: u32,
+    /// How long a dial may take before it counts as failed.
+    pub connect_timeout: Span,
     /// The torrents to seed.
     #[serde(rename = "torrent", skip_serializing_if = "Vec::is_empty")]
     pub torrents: Vec<TorrentSpec>,
@@ -308,6 +361,22 @@ impl Default for Config {
             choke_interval: Span::secs(10),
             pex_interval: Span::secs(60),
             dial_max_backoff: Span::secs(300),
+            trackers: Vec::new(),
+            announce_to_all_tiers: false,
+            announce_to_all_trackers: false,
+            announce_spread: Span::secs(300),
+            num_want: 50,
+            tracker_timeout: Span::secs(30),
+            tracker_workers: 4,
+            dht_port: None,
+            dht_bootstrap: DEFAULT_DHT_BOOTSTRAP
+                .iter()
+                .map(|s| (*s).to_string())
+                .collect(),
+            dht_announce_interval: Span::secs(15 * 60),
+            max_outgoing: 200,
+            max_outgoing_per_torrent: 20,
+            connect_timeout: Span::secs(10),
             torrents: Vec::new(),
         }
     }
@@ -403,13 +472,52 @@ impl Config {
             ("choke_interval", self.choke_interval),
             ("pex_interval", self.pex_interval),
             ("dial_max_backoff", self.dial_max_backoff),
+            ("tracker_timeout", self.tracker_timeout),
+            ("dht_announce_interval", self.dht_announce_interval),
+            ("connect_timeout", self.connect_timeout),
         ] {
             if span.0 < Duration::from_millis(10) {
                 return bad(format!("{name} = {span}: must be at least 10ms"));
             }
         }
+        if self.tracker_workers == 0 || self.tracker_workers > MAX_TRACKER_WORKERS {
+            return bad(format!(
+                "tracker_workers = {}: use 1..={MAX_TRACKER_WORKERS} (4 is usual)",
+                self.tracker_workers
+            ));
+        }
+        for url in &self.trackers {
+            if let Err(e) = seedcore_tracker::TrackerUrl::parse(url) {
+                return bad(format!("trackers: {e}"));
+            }
+        }
+        for node in &self.dht_bootstrap {
+            if !is_host_port(node) {
+                return bad(format!(
+                    "dht_bootstrap: {node:?} is not HOST:PORT (e.g. 127.0.0.1:6881 or [::1]:6881)"
+                ));
+            }
+        }
+        if self.dht_port == Some(0) && self.port != 0 {
+            return bad("dht_port = 0: leave it unset to use the TCP port".into());
+        }
         Ok(())
     }
+}
+
+/// Whether `s` is `host:port` with a port from 1 to 65535 (an IPv6 host in
+/// brackets); the name is resolved later, by the control core.
+fn is_host_port(s: &str) -> bool {
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return false;
+    };
+    let host_ok = match host.strip_prefix('[') {
+        Some(v6) => v6
+            .strip_suffix(']')
+            .is_some_and(|h| h.parse::<Ipv6Addr>().is_ok()),
+        None => !host.is_empty() && !host.contains(':'),
+    };
+    host_ok && port.parse::<u16>().is_ok_and(|p| p != 0)
 }
 
 #[cfg(test)]
@@ -491,6 +599,42 @@ mod tests {
             ..Config::default()
         };
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn tracker_and_dht_settings_are_checked() {
+        let c = Config::from_toml(
+            "trackers = [\"udp://127.0.0.1:6969\", \"http://t.example/announce\"]\n\
+             dht_bootstrap = [\"127.0.0.1:7000\", \"[::1]:7001\", \"router.example:6881\"]\n\
+             dht_port = 7002\nmax_outgoing = 0\nconnect_timeout = \"3s\"\n",
+            None,
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.dht_port, Some(7002));
+        assert_eq!(c.max_outgoing, 0);
+        assert_eq!(Config::from_toml(&c.to_toml(), None).unwrap(), c);
+        for bad in [
+            Config {
+                trackers: vec!["wss://t.example".into()],
+                ..Config::default()
+            },
+            Config {
+                dht_bootstrap: vec!["no-port".into()],
+                ..Config::default()
+            },
+            Config {
+                dht_bootstrap: vec!["::1:6881".into()],
+                ..Config::default()
+            },
+            Config {
+                tracker_workers: 0,
+                ..Config::default()
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
+        assert_eq!(Config::default().dht_bootstrap.len(), 3);
     }
 
     #[test]

@@ -7,8 +7,10 @@
 //!    ├─ listeners: one SO_REUSEPORT socket per shard and address
 //!    ├─ shards 0..N: one glommio executor each, pinned to core i % cores;
 //!    │            accept, run peer sessions, send blocks from the page cache
-//!    └─ control: dial --peer addresses, counters and status line, PEX
-//!               lists, file watching, stop on SIGINT/SIGTERM
+//!    └─ control: one pinned thread: tracker announces (HTTP on helper
+//!               threads, UDP), the DHT node, dials (--peer addresses and
+//!               peers found by trackers, DHT, PEX), counters and status
+//!               line, PEX lists, file watching, stop on SIGINT/SIGTERM
 //! ```
 //!
 //! The peer protocol itself is the sans-IO `seedcore_protocol::session`;
@@ -40,7 +42,9 @@ pub mod sys;
 pub mod torrents;
 
 pub use config::{Bytes, Config, SendPath, Span, TorrentSpec};
-pub use control::status::{ShardStatus, StatusReport, TorrentStatus};
+pub use control::status::{
+    DhtStatus, OutgoingStatus, ShardStatus, StatusReport, TorrentStatus, TrackerReport,
+};
 pub use error::RuntimeError;
 
 use std::net::SocketAddr;
@@ -113,8 +117,10 @@ impl Seeder {
         let default_bind = config.bind == Config::default().bind;
         let bound = listen::bind(&config.bind, config.port, shards, default_bind)?;
         let port = bound.addrs.first().map_or(config.port, SocketAddr::port);
+        // The DHT's socket first: its port goes into every handshake.
+        let net = control::net::bind(&config, port)?;
 
-        let session = Arc::new(session_config(&config, port));
+        let session = Arc::new(session_config(&config, port, net.dht_port()));
         let slots = (config.upload_slots > 0)
             .then(|| (config.upload_slots as usize).div_ceil(shards).max(1));
         let max_conns = (config.max_peers as usize).div_ceil(shards).max(1);
@@ -164,6 +170,11 @@ impl Seeder {
         let summaries = loaded.iter().map(summary).collect();
         let stop = Arc::new(AtomicBool::new(false));
         let latest = Arc::new(Mutex::new(None));
+        // The control thread takes the core after the shards (with the
+        // default shard count, the one core left free for it).
+        let control_cpu = (shards < cpus.len())
+            .then(|| cpus.get(shards).copied())
+            .flatten();
         let control = control::Control {
             config: config.clone(),
             shards: senders,
@@ -171,12 +182,12 @@ impl Seeder {
             from_shards,
             stop: Arc::clone(&stop),
             latest: Arc::clone(&latest),
+            peer_id: session.peer_id,
+            port,
+            listen: bound.addrs.clone(),
+            net,
+            cpu: control_cpu,
         };
-        // The control thread takes the core after the shards (with the
-        // default shard count, the one core left free for it).
-        let control_cpu = (shards < cpus.len())
-            .then(|| cpus.get(shards).copied())
-            .flatten();
         let handle = std::thread::Builder::new()
             .name("seedcore-control".into())
             .spawn(move || {
@@ -291,10 +302,12 @@ fn summary(t: &torrents::Loaded) -> TorrentSummary {
     }
 }
 
-/// The session settings from the configuration.
-fn session_config(config: &Config, port: u16) -> SessionConfig {
+/// The session settings from the configuration (`dht_port`: the DHT
+/// node's UDP port when it runs; `None` leaves the DHT bit off).
+fn session_config(config: &Config, port: u16, dht_port: Option<u16>) -> SessionConfig {
     let mut s = SessionConfig::new(SessionConfig::peer_id_from(random12()));
     s.listen_port = Some(port);
+    s.dht_port = dht_port;
     s.reqq = config.reqq;
     s.max_refused_requests = config.reqq.saturating_mul(10);
     s.handshake_timeout = config.handshake_timeout.0;

@@ -25,6 +25,8 @@ pub enum ToShard {
         torrent: TorrentId,
         /// The peer.
         addr: SocketAddr,
+        /// Give up connecting after this long.
+        timeout: Duration,
     },
     /// These pieces can no longer be served (their file changed).
     PiecesLost {
@@ -132,6 +134,20 @@ pub enum FromShard {
         torrent: TorrentId,
         /// Its reachable address.
         addr: SocketAddr,
+    },
+    /// A peer's DHT node listens at `addr` (its IP and the port of its
+    /// BEP 5 `port` message): the control core pings it.
+    DhtPort {
+        /// The node's UDP address.
+        addr: SocketAddr,
+    },
+    /// A peer sent PEX (BEP 11) peers for `torrent` (never for a private
+    /// torrent: the session does not take PEX there).
+    PexPeers {
+        /// The torrent.
+        torrent: TorrentId,
+        /// The peers it says joined (IPv4 and IPv6).
+        added: Vec<SocketAddr>,
     },
     /// The shard has closed every connection and is ending.
     Stopped {

@@ -43,9 +43,49 @@ pub struct Args {
     /// back-off until it answers and after every drop; repeatable.
     #[arg(long = "peer", env = "SEEDCORE_PEERS", value_delimiter = ',')]
     peers: Vec<String>,
-    /// Do not run a DHT node.
+    /// Do not run a DHT node (no UDP socket, no DHT bit in handshakes).
     #[arg(long, env = "SEEDCORE_NO_DHT")]
     no_dht: bool,
+    /// A tracker announce URL (http://, https:// or udp://) added to every
+    /// public torrent beside those in its metainfo, as its own tier;
+    /// repeatable.
+    #[arg(long = "tracker", env = "SEEDCORE_TRACKERS", value_delimiter = ',')]
+    trackers: Vec<String>,
+    /// UDP port of the DHT node [default: the TCP port].
+    #[arg(long, env = "SEEDCORE_DHT_PORT")]
+    dht_port: Option<u16>,
+    /// A DHT node (`HOST:PORT`) to join the DHT through; repeatable
+    /// [default: router.bittorrent.com:6881, dht.transmissionbt.com:6881,
+    /// router.utorrent.com:6881].
+    #[arg(
+        long = "dht-bootstrap",
+        env = "SEEDCORE_DHT_BOOTSTRAP",
+        value_delimiter = ','
+    )]
+    dht_bootstrap: Vec<String>,
+    /// Announce each public torrent to the DHT this often [default: 15m].
+    #[arg(long, env = "SEEDCORE_DHT_ANNOUNCE_INTERVAL")]
+    dht_announce_interval: Option<Span>,
+    /// Announce to one tracker of every tier (BEP 12), not only the first
+    /// tier that works.
+    #[arg(long, env = "SEEDCORE_ANNOUNCE_TO_ALL_TIERS")]
+    announce_to_all_tiers: bool,
+    /// Announce to every tracker of a tier, not only the first that works.
+    #[arg(long, env = "SEEDCORE_ANNOUNCE_TO_ALL_TRACKERS")]
+    announce_to_all_trackers: bool,
+    /// Most outgoing connections to peers found by trackers, DHT and PEX,
+    /// all torrents together; 0 = never dial them [default: 200].
+    #[arg(long, env = "SEEDCORE_MAX_OUTGOING")]
+    max_outgoing: Option<u32>,
+    /// Most such outgoing connections per torrent [default: 20].
+    #[arg(long, env = "SEEDCORE_MAX_OUTGOING_PER_TORRENT")]
+    max_outgoing_per_torrent: Option<u32>,
+    /// Give up a dial after this long [default: 10s].
+    #[arg(long, env = "SEEDCORE_CONNECT_TIMEOUT")]
+    connect_timeout: Option<Span>,
+    /// Give up an HTTP(S) announce after this long [default: 30s].
+    #[arg(long, env = "SEEDCORE_TRACKER_TIMEOUT")]
+    tracker_timeout: Option<Span>,
     /// Serving shards (pinned executors) [default: every core but one].
     #[arg(long, env = "SEEDCORE_SHARDS")]
     shards: Option<usize>,
@@ -126,6 +166,29 @@ fn effective(args: Args) -> anyhow::Result<(Config, bool)> {
     if args.no_dht {
         c.dht = false;
     }
+    if !args.trackers.is_empty() {
+        c.trackers = args.trackers;
+    }
+    if args.dht_port.is_some() {
+        c.dht_port = args.dht_port;
+    }
+    if !args.dht_bootstrap.is_empty() {
+        c.dht_bootstrap = args.dht_bootstrap;
+    }
+    set(&mut c.dht_announce_interval, args.dht_announce_interval);
+    if args.announce_to_all_tiers {
+        c.announce_to_all_tiers = true;
+    }
+    if args.announce_to_all_trackers {
+        c.announce_to_all_trackers = true;
+    }
+    set(&mut c.max_outgoing, args.max_outgoing);
+    set(
+        &mut c.max_outgoing_per_torrent,
+        args.max_outgoing_per_torrent,
+    );
+    set(&mut c.connect_timeout, args.connect_timeout);
+    set(&mut c.tracker_timeout, args.tracker_timeout);
     if args.shards.is_some() {
         c.shards = args.shards;
     }
@@ -266,6 +329,18 @@ mod tests {
             "--stall-timeout",
             "0",
             "--no-dht",
+            "--tracker",
+            "udp://127.0.0.1:6969",
+            "--tracker",
+            "http://127.0.0.1:6969/announce",
+            "--dht-port",
+            "7000",
+            "--dht-bootstrap",
+            "127.0.0.1:7001,127.0.0.1:7002",
+            "--max-outgoing",
+            "0",
+            "--connect-timeout",
+            "3s",
             "x",
         ]);
         assert_eq!(c.bind.len(), 2);
@@ -274,6 +349,25 @@ mod tests {
         assert_eq!(c.send_path, SendPath::Sendfile);
         assert_eq!(c.stall_timeout, Span::secs(0));
         assert!(!c.dht);
+        assert_eq!(
+            c.trackers,
+            vec!["udp://127.0.0.1:6969", "http://127.0.0.1:6969/announce"]
+        );
+        assert_eq!(c.dht_port, Some(7000));
+        assert_eq!(c.dht_bootstrap, vec!["127.0.0.1:7001", "127.0.0.1:7002"]);
+        assert_eq!(c.max_outgoing, 0);
+        assert_eq!(c.connect_timeout, Span::secs(3));
+    }
+
+    #[test]
+    fn dht_bootstrap_defaults_to_the_public_routers() {
+        let c = parse(&["x"]);
+        assert!(c.dht);
+        assert_eq!(c.dht_bootstrap.len(), 3);
+        assert!(c.dht_bootstrap[0].starts_with("router.bittorrent.com"));
+        assert_eq!(c.dht_port, None, "the TCP port");
+        let cli = Cli::try_parse_from(["seed", "--tracker", "wss://t.example", "x"]).unwrap();
+        assert!(effective(cli.args).is_err(), "unsupported tracker scheme");
     }
 
     #[test]

@@ -1,39 +1,68 @@
-//! The control thread: everything that is not serving a block.
+//! The control core: one thread, pinned to a core no shard uses (when
+//! there are enough cores), owning everything that is not serving a block.
 //!
-//! It dials `--peer` addresses (through the least-loaded shard), collects
-//! the shards' counters for the status line, keeps the per-torrent peer
-//! lists for PEX, watches the files being seeded, and stops everything on
-//! SIGINT/SIGTERM. Trackers and the DHT will live here too. It is a plain
-//! thread with a short `recv_timeout` loop: nothing it does is on the
-//! serving path, and a slow DNS lookup or re-check here never delays a
-//! block.
+//! It announces to trackers ([`trackers`], HTTP through the helper pool in
+//! [`http`], UDP on its own socket), runs the DHT node ([`dht`]), dials
+//! peers (`--peer` addresses in [`dial`]; peers found by trackers, the DHT
+//! and PEX in [`outgoing`]) through the least-loaded shard, collects the
+//! shards' counters for the status line, keeps the per-torrent peer lists
+//! for PEX, watches the files being seeded, and stops everything on
+//! SIGINT/SIGTERM.
+//!
+//! # Why nothing here can stall a shard
+//!
+//! The shards and this thread share no lock and no buffer: shards send
+//! typed messages over unbounded channels and never wait for an answer;
+//! this thread sends them work the same way. Nothing this thread does
+//! blocks it either: sockets are non-blocking and read under a budget,
+//! HTTP requests and DNS lookups run on helper threads with timeouts, and
+//! file re-checks on their own threads. A dead tracker costs one helper
+//! thread until its timeout; a DHT storm costs this core's time and is cut
+//! by the node's per-IP rate limit; in both cases the shards serve on.
 
+mod dht;
 mod dial;
+mod http;
+pub(crate) mod net;
+mod outgoing;
 mod pex;
 pub mod status;
+mod trackers;
 mod watch;
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{Receiver, TryRecvError};
+use seedcore_protocol::session::TorrentId;
+use seedcore_tracker::{announce_hashes, TierSettings};
 
 use crate::config::Config;
 use crate::mailbox::MailSender;
 use crate::msg::{FromShard, ShardStats, ToShard};
 use crate::torrents::Loaded;
-use dial::Dialer;
+use dht::DhtNode;
+use dial::{DialOrder, Dialer};
+use http::Pool;
+use net::Net;
+use outgoing::{Outgoing, Source};
 use pex::PexLists;
-use status::{Status, StatusReport, TorrentLabel};
+use status::{Extra, OutgoingStatus, Status, StatusReport, TorrentLabel};
+use trackers::{Found, Trackers};
 use watch::{Change, Recheck, Watcher};
 
-/// Longest sleep of the control loop (how fast a stop request is seen).
+/// Longest sleep of the control loop (how fast a stop request and shard
+/// messages are seen).
 const TICK: Duration = Duration::from_millis(50);
 
 /// How long to wait for shards to close their connections on stop.
 const STOP_WAIT: Duration = Duration::from_secs(5);
+
+/// How long the `stopped` announces may hold up the exit.
+pub(crate) const STOP_ANNOUNCE_WAIT: Duration = Duration::from_secs(2);
 
 /// What the control thread runs with.
 pub(crate) struct Control {
@@ -43,11 +72,39 @@ pub(crate) struct Control {
     pub(crate) from_shards: Receiver<FromShard>,
     pub(crate) stop: Arc<AtomicBool>,
     pub(crate) latest: Arc<Mutex<Option<StatusReport>>>,
+    /// Our peer id (for announces).
+    pub(crate) peer_id: [u8; 20],
+    /// Our TCP listen port.
+    pub(crate) port: u16,
+    /// Our listen addresses (never dialled).
+    pub(crate) listen: Vec<SocketAddr>,
+    /// The sockets and poller made before the shards started.
+    pub(crate) net: Net,
+    /// The core this thread is pinned to (the helpers go there too).
+    pub(crate) cpu: Option<usize>,
+}
+
+/// The state of the loop, apart from the thread's inputs.
+struct Core {
+    pool: Pool,
+    trackers: Trackers,
+    dht: Option<DhtNode>,
+    dialer: Dialer,
+    outgoing: Outgoing,
+    pex: PexLists,
+    private: Vec<bool>,
+    stats: Vec<ShardStats>,
+    connect_timeout: Duration,
+    /// Peers from trackers, and from the DHT, not yet queued for dials.
+    found: Found,
+    found_dht: Found,
+    more_dht: bool,
+    more_udp: [bool; 2],
 }
 
 impl Control {
     /// Runs until the stop flag is raised, then stops the shards.
-    pub(crate) fn run(self, torrents: Vec<Loaded>) {
+    pub(crate) fn run(mut self, torrents: Vec<Loaded>) {
         let now = Instant::now();
         let n = self.shards.len();
         let (recheck_tx, recheck_rx) = crossbeam_channel::unbounded::<Recheck>();
@@ -63,68 +120,49 @@ impl Control {
             private.push(t.meta.info.private);
             watcher.add(Arc::clone(&t.meta), t.root.clone(), &t.data, t.have.clone());
         }
+        let Some(mut core) = self.core(now, &torrents, private) else {
+            // No helper threads: nothing can be announced; serve anyway.
+            return self.shutdown(&mut None, &labels, &watcher.have);
+        };
         drop(torrents);
-        let cfg = &self.config;
-        let mut dialer = Dialer::new(&cfg.peers, labels.len(), cfg.dial_max_backoff.0, now);
-        let mut pex = PexLists::new(private);
-        let mut stats = vec![ShardStats::default(); n];
         let mut status = Status::new(now, n);
         let mut snapshot = Status::new(now, n);
-        let status_every = cfg.status_interval.0;
+        let status_every = self.config.status_interval.0;
         let mut next_status = now + status_every;
         let mut next_snapshot = now + Duration::from_secs(1);
-        let mut next_pex = now + cfg.pex_interval.0.min(Duration::from_secs(5));
-        let mut next_watch = now + cfg.file_check_interval.0;
+        let mut next_pex = now + self.config.pex_interval.0.min(Duration::from_secs(5));
+        let mut next_watch = now + self.config.file_check_interval.0;
+        let mut events = mio::Events::with_capacity(64);
 
         while !self.stop.load(Ordering::Relaxed) {
             let now = Instant::now();
-            let mut wake = now + TICK;
-            if let Some(d) = dialer.next_due() {
-                wake = wake.min(d);
+            if !self.drain_shards(&mut core, now) {
+                break;
             }
-            match self
-                .from_shards
-                .recv_timeout(wake.saturating_duration_since(now))
-            {
-                Ok(msg) => {
-                    let mut msg = Some(msg);
-                    while let Some(m) = msg.take().or_else(|| self.from_shards.try_recv().ok()) {
-                        self.handle(m, &mut stats, &mut dialer, &mut pex);
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
-            }
-            let now = Instant::now();
+            self.turn(&mut core, now);
             while let Ok(r) = recheck_rx.try_recv() {
                 if let Some(c) = watcher.finished(r) {
                     self.apply(c);
                 }
             }
-            let load: Vec<u32> = stats.iter().map(|s| s.connections).collect();
-            for o in dialer.due(now, &load) {
-                if let Some(s) = self.shards.get(o.shard) {
-                    s.send(ToShard::Dial {
-                        dial: o.dial,
-                        torrent: o.torrent,
-                        addr: o.addr,
-                    });
-                }
-            }
             if now >= next_snapshot {
-                let r = snapshot.report(now, &stats, &labels, &watcher.have);
+                let uploads = uploaded(&core.stats, labels.len());
+                for (t, up) in uploads.into_iter().enumerate() {
+                    core.trackers.set_uploaded(t, up);
+                }
+                let r = snapshot.report(now, &core.stats, &labels, &watcher.have, &core.extra());
                 if let Ok(mut l) = self.latest.lock() {
                     *l = Some(r);
                 }
                 next_snapshot = now + Duration::from_secs(1);
             }
             if !status_every.is_zero() && now >= next_status {
-                let r = status.report(now, &stats, &labels, &watcher.have);
-                print_status(&r, cfg.json);
+                let r = status.report(now, &core.stats, &labels, &watcher.have, &core.extra());
+                print_status(&r, self.config.json);
                 next_status = now + status_every;
             }
             if now >= next_pex {
-                for r in pex.round() {
+                for r in core.pex.round() {
                     for s in &self.shards {
                         s.send(ToShard::Pex {
                             torrent: r.torrent,
@@ -134,36 +172,289 @@ impl Control {
                         });
                     }
                 }
-                next_pex = now + cfg.pex_interval.0;
+                next_pex = now + self.config.pex_interval.0;
             }
             if now >= next_watch {
                 for c in watcher.check() {
                     self.apply(c);
                 }
-                next_watch = now + cfg.file_check_interval.0;
+                next_watch = now + self.config.file_check_interval.0;
             }
+            self.wait(&mut core, &mut events, now, next_snapshot);
         }
-        self.shutdown(&mut stats, &labels, &watcher.have, &mut status);
+        let mut core = Some(core);
+        self.shutdown_with(&mut core, &labels, &watcher.have, &mut status);
     }
 
-    fn handle(
-        &self,
-        msg: FromShard,
-        stats: &mut [ShardStats],
-        dialer: &mut Dialer,
-        pex: &mut PexLists,
-    ) {
+    /// Sets up the helpers, trackers, DHT and dialers.
+    fn core(&mut self, now: Instant, torrents: &[Loaded], private: Vec<bool>) -> Option<Core> {
+        let cfg = &self.config;
+        let waker = Arc::clone(&self.net.waker);
+        let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+            let _ = waker.wake();
+        });
+        let pool = match Pool::start(cfg.tracker_workers, self.cpu, wake) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!("cannot start the tracker helper threads: {e}; no announces");
+                return None;
+            }
+        };
+        let seed = random_bytes::<40>();
+        let (dht_seed, rest) = seed.split_at(32);
+        let mut tracker_seed = [0u8; 8];
+        tracker_seed.copy_from_slice(rest);
+        let metas: Vec<&seedcore_protocol::metainfo::Metainfo> =
+            torrents.iter().map(|t| &*t.meta).collect();
+        let mut trackers = Trackers::new(
+            now,
+            trackers::Settings {
+                peer_id: self.peer_id,
+                port: self.port,
+                num_want: cfg.num_want,
+                tiers: TierSettings {
+                    announce_to_all_tiers: cfg.announce_to_all_tiers,
+                    announce_to_all_trackers: cfg.announce_to_all_trackers,
+                },
+                timeout: cfg.tracker_timeout.0,
+                spread: cfg.announce_spread.0,
+                extra: cfg.trackers.clone(),
+                seed: u64::from_le_bytes(tracker_seed),
+            },
+            &metas,
+            self.net.tracker4.take(),
+            self.net.tracker6.take(),
+        );
+        let registry = self.net.poll.registry();
+        for (socket, token) in trackers
+            .sockets()
+            .into_iter()
+            .zip([net::TRACKER4, net::TRACKER6])
+        {
+            if let Some(s) = socket {
+                if let Err(e) = registry.register(s, token, mio::Interest::READABLE) {
+                    tracing::warn!("cannot poll the UDP tracker socket: {e}");
+                }
+            }
+        }
+        let dht = self.net.dht.take().map(|socket| {
+            let hashes = torrents
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| !t.meta.info.private)
+                .flat_map(|(i, t)| {
+                    let id = TorrentId(u32::try_from(i).unwrap_or(u32::MAX));
+                    announce_hashes(&t.meta.info_hashes)
+                        .into_iter()
+                        .map(move |h| (id, h))
+                })
+                .collect();
+            let state_path = cfg
+                .resume_dir
+                .clone()
+                .or_else(|| torrents.first().map(|t| t.root.join(".seedcore")));
+            let mut seed = [0u8; 32];
+            seed.copy_from_slice(dht_seed);
+            let mut node = DhtNode::new(
+                now,
+                socket,
+                dht::Settings {
+                    tcp_port: self.port,
+                    bootstrap: cfg.dht_bootstrap.clone(),
+                    interval: cfg.dht_announce_interval.0,
+                    state_path: state_path.map(|d| d.join("dht.state")),
+                    seed,
+                },
+                hashes,
+                &pool,
+            );
+            if let Err(e) = registry.register(node.socket(), net::DHT, mio::Interest::READABLE) {
+                tracing::warn!("cannot poll the DHT socket: {e}");
+            }
+            node
+        });
+        let n = self.shards.len();
+        Some(Core {
+            pool,
+            trackers,
+            dht,
+            dialer: Dialer::new(&cfg.peers, torrents.len(), cfg.dial_max_backoff.0, now),
+            outgoing: Outgoing::new(
+                torrents.len(),
+                cfg.max_outgoing,
+                cfg.max_outgoing_per_torrent,
+                self.listen.clone(),
+            ),
+            pex: PexLists::new(private.clone()),
+            private,
+            stats: vec![ShardStats::default(); n],
+            connect_timeout: cfg.connect_timeout.0,
+            found: Vec::new(),
+            found_dht: Vec::new(),
+            more_dht: false,
+            more_udp: [false; 2],
+        })
+    }
+
+    /// Takes every message the shards sent; false when they are all gone.
+    fn drain_shards(&self, core: &mut Core, now: Instant) -> bool {
+        loop {
+            match self.from_shards.try_recv() {
+                Ok(m) => self.handle(core, m, now),
+                Err(TryRecvError::Empty) => return true,
+                Err(TryRecvError::Disconnected) => return false,
+            }
+        }
+    }
+
+    /// One turn of the network side: helper results, sockets with work
+    /// left over, timers, found peers, dials.
+    fn turn(&self, core: &mut Core, now: Instant) {
+        while let Some(done) = core.pool.try_done() {
+            let done = core
+                .trackers
+                .on_done(now, done, &core.pool, &mut core.found);
+            if let (Some(done), Some(d)) = (done, core.dht.as_mut()) {
+                let _ = d.on_done(now, done);
+            }
+        }
+        if core.more_dht {
+            if let Some(d) = core.dht.as_mut() {
+                core.more_dht = d.readable(now, &mut core.found_dht);
+            }
+        }
+        for (i, v6) in [(0usize, false), (1, true)] {
+            if core.more_udp.get(i).copied().unwrap_or(false) {
+                let more = core.trackers.readable(now, v6, &mut core.found);
+                if let Some(m) = core.more_udp.get_mut(i) {
+                    *m = more;
+                }
+            }
+        }
+        core.trackers.tick(now, &core.pool, &mut core.found);
+        if let Some(d) = core.dht.as_mut() {
+            d.tick(now, &mut core.found_dht);
+        }
+        for (torrent, peers) in std::mem::take(&mut core.found) {
+            core.outgoing.add(now, torrent, &peers, Source::Tracker);
+        }
+        for (torrent, peers) in std::mem::take(&mut core.found_dht) {
+            core.outgoing.add(now, torrent, &peers, Source::Dht);
+        }
+        self.dial(core, now);
+    }
+
+    /// Hands due dials to the least-loaded shards.
+    fn dial(&self, core: &mut Core, now: Instant) {
+        let n = self.shards.len();
+        let mut load: Vec<u32> = core.stats.iter().map(|s| s.connections).collect();
+        for (l, o) in load.iter_mut().zip(core.outgoing.load(n)) {
+            *l += o;
+        }
+        let mut orders = core.dialer.due(now, &load);
+        orders.extend(core.outgoing.due(&load));
+        for o in orders {
+            self.send_dial(o, core.connect_timeout);
+        }
+    }
+
+    fn send_dial(&self, o: DialOrder, timeout: Duration) {
+        if let Some(s) = self.shards.get(o.shard) {
+            s.send(ToShard::Dial {
+                dial: o.dial,
+                torrent: o.torrent,
+                addr: o.addr,
+                timeout,
+            });
+        }
+    }
+
+    /// Sleeps until a socket is readable, a helper finishes, a timer is
+    /// due, or [`TICK`] passes.
+    fn wait(&mut self, core: &mut Core, events: &mut mio::Events, now: Instant, snapshot: Instant) {
+        let busy = core.more_dht || core.more_udp.iter().any(|m| *m);
+        let mut wake = (now + TICK).min(snapshot);
+        for t in [
+            core.dialer.next_due(),
+            core.trackers.next_timeout(),
+            core.dht.as_ref().and_then(DhtNode::next_timeout),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            wake = wake.min(t);
+        }
+        let timeout = if busy {
+            Duration::ZERO
+        } else {
+            wake.saturating_duration_since(Instant::now())
+        };
+        if let Err(e) = self.net.poll.poll(events, Some(timeout)) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                tracing::warn!("control poll: {e}");
+                std::thread::sleep(TICK);
+            }
+            return;
+        }
         let now = Instant::now();
+        for ev in events.iter() {
+            match ev.token() {
+                net::DHT => {
+                    if let Some(d) = core.dht.as_mut() {
+                        core.more_dht = d.readable(now, &mut core.found_dht);
+                    }
+                }
+                net::TRACKER4 => {
+                    core.more_udp[0] = core.trackers.readable(now, false, &mut core.found);
+                }
+                net::TRACKER6 => {
+                    core.more_udp[1] = core.trackers.readable(now, true, &mut core.found);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn handle(&self, core: &mut Core, msg: FromShard, now: Instant) {
         match msg {
             FromShard::Stats { shard, stats: s } => {
-                if let Some(slot) = stats.get_mut(shard) {
+                if let Some(slot) = core.stats.get_mut(shard) {
                     *slot = s;
                 }
             }
-            FromShard::Dialed { dial, result } => dialer.dialed(dial, result, now),
-            FromShard::DialClosed { dial, lasted } => dialer.closed(dial, lasted, now),
-            FromShard::PeerUp { torrent, addr } => pex.up(torrent, addr),
-            FromShard::PeerDown { torrent, addr } => pex.down(torrent, addr),
+            FromShard::Dialed { dial, result } => {
+                if core.outgoing.owns(dial) {
+                    core.outgoing.dialed(dial, result, now);
+                } else {
+                    core.dialer.dialed(dial, result, now);
+                }
+            }
+            FromShard::DialClosed { dial, lasted } => {
+                if core.outgoing.owns(dial) {
+                    core.outgoing.closed(dial, now);
+                } else {
+                    core.dialer.closed(dial, lasted, now);
+                }
+            }
+            FromShard::PeerUp { torrent, addr } => {
+                core.pex.up(torrent, addr);
+                core.outgoing.up(torrent, addr);
+            }
+            FromShard::PeerDown { torrent, addr } => {
+                core.pex.down(torrent, addr);
+                core.outgoing.down(torrent, addr);
+            }
+            FromShard::DhtPort { addr } => {
+                if let Some(d) = core.dht.as_mut() {
+                    d.ping(now, addr);
+                }
+            }
+            FromShard::PexPeers { torrent, added } => {
+                let private = core.private.get(torrent.0 as usize).copied();
+                if private == Some(false) {
+                    core.outgoing.add(now, torrent, &added, Source::Pex);
+                }
+            }
             FromShard::Failed { shard, what } => {
                 tracing::error!("shard {shard} failed: {what}");
             }
@@ -188,9 +479,17 @@ impl Control {
         }
     }
 
-    fn shutdown(
-        self,
-        stats: &mut [ShardStats],
+    fn shutdown(self, core: &mut Option<Core>, labels: &[TorrentLabel], have: &[Vec<bool>]) {
+        let mut status = Status::new(Instant::now(), self.shards.len());
+        self.shutdown_with(core, labels, have, &mut status);
+    }
+
+    /// Stops the shards, sends `stopped` to the trackers (waiting at most
+    /// [`STOP_ANNOUNCE_WAIT`]), saves the DHT's routing table, waits for
+    /// the shards, prints the last status.
+    fn shutdown_with(
+        mut self,
+        core: &mut Option<Core>,
         labels: &[TorrentLabel],
         have: &[Vec<bool>],
         status: &mut Status,
@@ -199,6 +498,17 @@ impl Control {
         for s in &self.shards {
             s.send(ToShard::Stop);
         }
+        if let Some(c) = core.as_mut() {
+            self.stop_announces(c);
+            c.pool.close();
+            if let Some(d) = &c.dht {
+                d.save();
+            }
+        }
+        let mut stats = core.as_ref().map_or_else(
+            || vec![ShardStats::default(); self.shards.len()],
+            |c| c.stats.clone(),
+        );
         let deadline = Instant::now() + STOP_WAIT;
         let mut stopped = vec![false; self.shards.len()];
         while stopped.iter().any(|s| !s) {
@@ -224,7 +534,8 @@ impl Control {
         for t in self.threads {
             let _ = t.join();
         }
-        let r = status.report(Instant::now(), stats, labels, have);
+        let extra = core.as_ref().map(Core::extra).unwrap_or_default();
+        let r = status.report(Instant::now(), &stats, labels, have, &extra);
         if let Ok(mut l) = self.latest.lock() {
             *l = Some(r.clone());
         }
@@ -232,6 +543,106 @@ impl Control {
             print_status(&r, self.config.json);
         }
     }
+
+    /// `stopped` to every tracker that may list us, answers awaited for
+    /// at most [`STOP_ANNOUNCE_WAIT`].
+    fn stop_announces(&mut self, core: &mut Core) {
+        let start = Instant::now();
+        let deadline = start + STOP_ANNOUNCE_WAIT;
+        let sent = core.trackers.stop_all(start, &core.pool);
+        if sent == 0 {
+            return;
+        }
+        let mut events = mio::Events::with_capacity(16);
+        let mut found = Vec::new();
+        while core.trackers.stops_pending() > 0 {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            let wait = deadline.saturating_duration_since(now).min(TICK);
+            if self.net.poll.poll(&mut events, Some(wait)).is_err() {
+                std::thread::sleep(wait);
+            }
+            let now = Instant::now();
+            for ev in events.iter() {
+                match ev.token() {
+                    net::TRACKER4 => {
+                        let _ = core.trackers.readable(now, false, &mut found);
+                    }
+                    net::TRACKER6 => {
+                        let _ = core.trackers.readable(now, true, &mut found);
+                    }
+                    _ => {}
+                }
+            }
+            while let Some(done) = core.pool.try_done() {
+                let _ = core.trackers.on_done(now, done, &core.pool, &mut found);
+            }
+            core.trackers.tick(now, &core.pool, &mut found);
+        }
+        let left = core.trackers.stops_pending();
+        if left > 0 {
+            tracing::info!(
+                "{left} of {sent} trackers did not answer `stopped` within {STOP_ANNOUNCE_WAIT:?}"
+            );
+        } else {
+            tracing::info!("sent `stopped` to {sent} trackers");
+        }
+    }
+}
+
+impl Core {
+    fn extra(&self) -> Extra {
+        let c = self.outgoing.counts();
+        let n = self.private.len();
+        Extra {
+            dht: self.dht.as_ref().map(DhtNode::status),
+            trackers: (0..n).map(|t| self.trackers.report(t)).collect(),
+            tracker_peers: (0..n).map(|t| self.trackers.received(t)).collect(),
+            outgoing: OutgoingStatus {
+                candidates: c.candidates,
+                dialing: c.dialing,
+                connected: c.connected,
+                from_trackers: c.found_tracker,
+                from_dht: c.found_dht,
+                from_pex: c.found_pex,
+            },
+        }
+    }
+}
+
+/// Bytes uploaded per torrent, all shards.
+fn uploaded(stats: &[ShardStats], torrents: usize) -> Vec<u64> {
+    (0..torrents)
+        .map(|t| {
+            stats
+                .iter()
+                .filter_map(|s| s.torrents.get(t))
+                .map(|c| c.uploaded)
+                .sum()
+        })
+        .collect()
+}
+
+/// `N` random bytes from the OS (the clock and pid if that fails: these
+/// seed jitter, transaction ids and DHT tokens, which must be hard to
+/// guess off-path but need no more).
+fn random_bytes<const N: usize>() -> [u8; N] {
+    use std::io::Read;
+    let mut b = [0u8; N];
+    let ok = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b));
+    if ok.is_err() {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let mut x = t ^ (u128::from(std::process::id()) << 64);
+        for o in &mut b {
+            x = x.wrapping_mul(0x2545_F491_4F6C_DD1D_2545_F491_4F6C_DD1D) ^ (x >> 61);
+            *o = x.to_le_bytes().first().copied().unwrap_or(0);
+        }
+    }
+    b
 }
 
 fn print_status(r: &StatusReport, json: bool) {

@@ -21,6 +21,78 @@ pub struct ShardStatus {
     pub cpu: f64,
 }
 
+/// One tracker of a torrent in a status report.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TrackerReport {
+    /// The announce URL.
+    pub url: String,
+    /// Its last announce succeeded.
+    pub ok: bool,
+    /// Failures in a row (0 after a success).
+    pub fails: u32,
+    /// The last error, while failing.
+    pub error: Option<String>,
+    /// Seeders it reported.
+    pub seeders: Option<u32>,
+    /// Leechers it reported.
+    pub leechers: Option<u32>,
+}
+
+/// The DHT node in a status report.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DhtStatus {
+    /// Its UDP port.
+    pub port: u16,
+    /// Running (false while its bootstrap names are being resolved).
+    pub running: bool,
+    /// Its node id (hex).
+    pub node_id: String,
+    /// Nodes in its routing table.
+    pub nodes: usize,
+    /// Queries from other nodes answered.
+    pub queries_answered: u64,
+    /// Queries dropped by the per-IP rate limit.
+    pub rate_limited: u64,
+    /// Datagrams that did not decode.
+    pub malformed: u64,
+    /// Announce lookups of our torrents completed.
+    pub announces: u64,
+    /// Peers of our torrents it found.
+    pub peers_found: u64,
+    /// Peers' nodes pinged after their `port` message.
+    pub pings: u64,
+    /// Info-hashes it stores peers for (for other nodes).
+    pub stored_hashes: usize,
+    /// Peers it stores (for other nodes).
+    pub stored_peers: usize,
+}
+
+/// Outgoing connections to found peers (trackers, DHT, PEX).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct OutgoingStatus {
+    /// Peers waiting to be dialled.
+    pub candidates: usize,
+    /// Dials in flight.
+    pub dialing: usize,
+    /// Connections made by those dials, open now.
+    pub connected: usize,
+    /// Peers learned from trackers (queued for a dial), ever.
+    pub from_trackers: u64,
+    /// ... from the DHT.
+    pub from_dht: u64,
+    /// ... from PEX.
+    pub from_pex: u64,
+}
+
+/// What the control core adds to a report besides the shards' counters.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Extra {
+    pub(crate) dht: Option<DhtStatus>,
+    pub(crate) trackers: Vec<Vec<TrackerReport>>,
+    pub(crate) tracker_peers: Vec<u64>,
+    pub(crate) outgoing: OutgoingStatus,
+}
+
 /// One torrent in a status report.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TorrentStatus {
@@ -36,6 +108,10 @@ pub struct TorrentStatus {
     pub pieces: usize,
     /// Pieces in the torrent.
     pub piece_count: usize,
+    /// Its trackers (both hashes' for a hybrid).
+    pub trackers: Vec<TrackerReport>,
+    /// Peers its trackers returned, ever.
+    pub tracker_peers: u64,
 }
 
 /// What the status line says, as data.
@@ -57,6 +133,10 @@ pub struct StatusReport {
     pub shards: Vec<ShardStatus>,
     /// Per torrent.
     pub torrents: Vec<TorrentStatus>,
+    /// The DHT node, when it runs.
+    pub dht: Option<DhtStatus>,
+    /// Outgoing connections to found peers.
+    pub outgoing: OutgoingStatus,
 }
 
 /// Names and sizes of the torrents, for the report.
@@ -92,6 +172,7 @@ impl Status {
         stats: &[ShardStats],
         labels: &[TorrentLabel],
         have: &[Vec<bool>],
+        extra: &Extra,
     ) -> StatusReport {
         let dt = now
             .saturating_duration_since(self.last_at)
@@ -132,6 +213,8 @@ impl Status {
                     .sum(),
                 pieces: have.get(t).map_or(0, |h| h.iter().filter(|x| **x).count()),
                 piece_count: l.piece_count,
+                trackers: extra.trackers.get(t).cloned().unwrap_or_default(),
+                tracker_peers: extra.tracker_peers.get(t).copied().unwrap_or(0),
             })
             .collect();
         self.last_at = now;
@@ -147,6 +230,8 @@ impl Status {
             bytes_received: stats.iter().map(|s| s.bytes_received).sum(),
             shards,
             torrents,
+            dht: extra.dht.clone(),
+            outgoing: extra.outgoing.clone(),
         }
     }
 }
@@ -190,6 +275,19 @@ impl StatusReport {
         } else if let Some(sh) = self.shards.first() {
             s.push_str(&format!(" | cpu {:.0}%", sh.cpu * 100.0));
         }
+        let trackers: Vec<&TrackerReport> =
+            self.torrents.iter().flat_map(|t| &t.trackers).collect();
+        if !trackers.is_empty() {
+            let ok = trackers.iter().filter(|t| t.ok).count();
+            s.push_str(&format!(" | trackers {ok}/{} ok", trackers.len()));
+        }
+        if let Some(d) = &self.dht {
+            s.push_str(&format!(" | dht {} nodes", d.nodes));
+        }
+        let o = &self.outgoing;
+        if o.connected + o.dialing > 0 {
+            s.push_str(&format!(" | dialled {} (+{})", o.connected, o.dialing));
+        }
         s
     }
 }
@@ -224,6 +322,7 @@ mod tests {
             &[mk(2048, 1, 500), mk(0, 2, 0)],
             &labels,
             &have,
+            &Extra::default(),
         );
         assert_eq!(r.peers, 3);
         assert!((r.upload_rate - 1024.0).abs() < 1e-6);
@@ -235,12 +334,28 @@ mod tests {
             &[mk(4096, 1, 500), mk(2048, 2, 0)],
             &labels,
             &have,
+            &Extra {
+                dht: Some(DhtStatus {
+                    nodes: 7,
+                    ..DhtStatus::default()
+                }),
+                trackers: vec![vec![TrackerReport {
+                    url: "udp://t:1".into(),
+                    ok: true,
+                    ..TrackerReport::default()
+                }]],
+                ..Extra::default()
+            },
         );
         assert!((r.upload_rate - 2048.0).abs() < 1e-6);
         assert_eq!(r.bytes_sent, 6144);
         assert!(r.line().contains("peers 3"), "{}", r.line());
+        assert!(r.line().contains("trackers 1/1 ok"), "{}", r.line());
+        assert!(r.line().contains("dht 7 nodes"), "{}", r.line());
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["torrents"][0]["uploaded"], 6144);
+        assert_eq!(json["torrents"][0]["trackers"][0]["ok"], true);
+        assert_eq!(json["dht"]["nodes"], 7);
     }
 
     #[test]

@@ -339,7 +339,24 @@ impl Driver {
                 SessionEvent::InterestChanged(interested) => {
                     self.shard.interest_changed(&self.conn, interested);
                 }
-                SessionEvent::DhtPort(_) | SessionEvent::Pex(_) | SessionEvent::PeerIsSeed => {}
+                SessionEvent::DhtPort(port) => {
+                    let ip = self.conn.session.borrow().peer_addr().ip();
+                    self.shard.tell(FromShard::DhtPort {
+                        addr: SocketAddr::new(ip, port),
+                    });
+                }
+                SessionEvent::Pex(p) => {
+                    if let Some(torrent) = self.conn.torrent.get() {
+                        let added = p
+                            .added
+                            .iter()
+                            .map(|(a, _)| SocketAddr::V4(*a))
+                            .chain(p.added6.iter().map(|(a, _)| SocketAddr::V6(*a)))
+                            .collect();
+                        self.shard.tell(FromShard::PexPeers { torrent, added });
+                    }
+                }
+                SessionEvent::PeerIsSeed => {}
             }
         }
     }

@@ -47,9 +47,6 @@ use table::{ShardTorrent, Table};
 /// Size of the shard's shared receive buffer.
 const SCRATCH: usize = 64 << 10;
 
-/// How long a dial may take before it counts as failed.
-const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// How long a stopping shard waits for its connections to close.
 const STOP_GRACE: Duration = Duration::from_secs(3);
 
@@ -173,8 +170,10 @@ impl Shard {
                 dial,
                 torrent,
                 addr,
+                timeout,
             } => {
-                glommio::spawn_local(dial_task(Rc::clone(self), dial, torrent, addr)).detach();
+                glommio::spawn_local(dial_task(Rc::clone(self), dial, torrent, addr, timeout))
+                    .detach();
             }
             ToShard::PiecesLost { torrent, pieces } => {
                 if let Some(t) = self.table.borrow_mut().get_mut(torrent) {
@@ -363,8 +362,14 @@ async fn accept_loop(shard: Rc<Shard>, listener: glommio::net::TcpListener) {
     }
 }
 
-async fn dial_task(shard: Rc<Shard>, dial: DialId, torrent: TorrentId, addr: SocketAddr) {
-    let stream = match TcpStream::connect_timeout(addr, DIAL_TIMEOUT).await {
+async fn dial_task(
+    shard: Rc<Shard>,
+    dial: DialId,
+    torrent: TorrentId,
+    addr: SocketAddr,
+    timeout: Duration,
+) {
+    let stream = match TcpStream::connect_timeout(addr, timeout).await {
         Ok(s) => s,
         Err(e) => {
             shard.tell(FromShard::Dialed {

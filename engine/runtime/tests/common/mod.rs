@@ -64,6 +64,8 @@ pub fn config(paths: &[&Path], shards: usize) -> Config {
         shards: Some(shards),
         status_interval: Span(Duration::ZERO),
         verify_threads: 2,
+        // Loopback only: no DHT (its default bootstrap nodes are public).
+        dht: false,
         torrents: paths
             .iter()
             .map(|p| TorrentSpec {

@@ -1,0 +1,428 @@
+//! Peers found by trackers, the DHT and PEX, and the connections the seed
+//! makes to them.
+//!
+//! A seed mostly waits for leechers, but dialling the peers it learns of
+//! reaches those that cannot be dialled back (behind a NAT that lets them
+//! out but nobody in, or clients such as Transmission that ignore loopback
+//! peers from trackers). The rules:
+//!
+//! - **Limits.** At most `max_outgoing` dials in flight or connected, all
+//!   torrents together, and `max_outgoing_per_torrent` per torrent; the
+//!   rest wait as candidates (a bounded queue per torrent, newest dropped
+//!   when full). Torrents take turns, so one big swarm cannot starve the
+//!   others.
+//! - **No duplicates.** A peer already connected to this torrent (either
+//!   way: shards report every peer's reachable address as it joins), or
+//!   already being dialled, is not dialled again.
+//! - **Never ourselves.** Our own listen addresses are refused here; a
+//!   connection that still reaches us (through an address we do not know
+//!   is ours) is closed by the session when the handshake carries our peer
+//!   id.
+//! - **Back-off.** A peer that failed is not tried again for a minute,
+//!   doubling per failure up to an hour; one whose connection ended waits
+//!   a minute. Trackers and the DHT repeat peers all the time; this keeps
+//!   the repeats from becoming dial storms.
+//!
+//! Dials go to the least-loaded shard, as `--peer` dials do ([`super::dial`]),
+//! and share its message path: the shard connects with its own
+//! non-blocking connect and the `connect_timeout` it is given.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use seedcore_protocol::session::TorrentId;
+
+use super::dial::DialOrder;
+use crate::msg::DialId;
+
+/// Candidates kept per torrent.
+const MAX_CANDIDATES: usize = 1000;
+/// Peers remembered per torrent for back-off (oldest forgotten first).
+const MAX_TRIED: usize = 4096;
+/// Back-off after a first failure; doubled per failure.
+const RETRY: Duration = Duration::from_secs(60);
+/// Longest back-off.
+const MAX_RETRY: Duration = Duration::from_secs(3600);
+/// Ids of these dials start here (the `--peer` dialer counts from 0).
+pub(crate) const FIRST_ID: u64 = 1 << 40;
+
+/// Where a peer was learned (for counters and logs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Source {
+    Tracker,
+    Dht,
+    Pex,
+}
+
+#[derive(Debug, Default)]
+struct Swarm {
+    /// Waiting to be dialled, oldest first.
+    queue: VecDeque<SocketAddr>,
+    queued: HashSet<SocketAddr>,
+    /// Dialling or connected through us.
+    ours: HashMap<SocketAddr, DialId>,
+    /// Connected, either way, as the shards report them (with counts: a
+    /// peer can be connected twice).
+    connected: HashMap<SocketAddr, u32>,
+    /// Not before this instant, and the failures so far.
+    retry: HashMap<SocketAddr, (Instant, u32)>,
+    retry_order: VecDeque<SocketAddr>,
+}
+
+#[derive(Debug)]
+struct Dial {
+    torrent: TorrentId,
+    addr: SocketAddr,
+    shard: usize,
+    connected: bool,
+}
+
+/// Counters for the status report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Counts {
+    pub(crate) candidates: usize,
+    pub(crate) dialing: usize,
+    pub(crate) connected: usize,
+    pub(crate) found_tracker: u64,
+    pub(crate) found_dht: u64,
+    pub(crate) found_pex: u64,
+}
+
+/// Every torrent's candidates and our dials.
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    swarms: Vec<Swarm>,
+    dials: HashMap<DialId, Dial>,
+    next_id: u64,
+    max_total: usize,
+    max_per_torrent: usize,
+    own: Vec<SocketAddr>,
+    /// Which torrent gets the next free slot first.
+    turn: usize,
+    counts: Counts,
+}
+
+impl Outgoing {
+    /// `own`: our listen addresses (an unspecified IP stands for every
+    /// local address on that port).
+    pub(crate) fn new(
+        torrents: usize,
+        max_total: u32,
+        max_per_torrent: u32,
+        own: Vec<SocketAddr>,
+    ) -> Outgoing {
+        Outgoing {
+            swarms: (0..torrents).map(|_| Swarm::default()).collect(),
+            dials: HashMap::new(),
+            next_id: FIRST_ID,
+            max_total: max_total as usize,
+            max_per_torrent: max_per_torrent as usize,
+            own,
+            turn: 0,
+            counts: Counts::default(),
+        }
+    }
+
+    /// Whether `dial` is one of ours.
+    pub(crate) fn owns(&self, dial: DialId) -> bool {
+        dial.0 >= FIRST_ID
+    }
+
+    fn is_own(&self, addr: SocketAddr) -> bool {
+        self.own.iter().any(|o| {
+            o.port() == addr.port()
+                && (o.ip() == addr.ip()
+                    || (o.ip().is_unspecified() && is_local(addr.ip()))
+                    || (o.ip().is_loopback() && addr.ip().is_unspecified()))
+        })
+    }
+
+    /// Peers learned for `torrent`; those worth dialling are queued.
+    pub(crate) fn add(
+        &mut self,
+        now: Instant,
+        torrent: TorrentId,
+        peers: &[SocketAddr],
+        source: Source,
+    ) {
+        if self.max_total == 0 || self.max_per_torrent == 0 {
+            return;
+        }
+        let own: Vec<bool> = peers.iter().map(|a| self.is_own(*a)).collect();
+        let Some(s) = self.swarms.get_mut(torrent.0 as usize) else {
+            return;
+        };
+        let mut added = 0u64;
+        for (&addr, own) in peers.iter().zip(own) {
+            if own
+                || addr.port() == 0
+                || addr.ip().is_unspecified()
+                || addr.ip().is_multicast()
+                || s.queued.contains(&addr)
+                || s.ours.contains_key(&addr)
+                || s.connected.contains_key(&addr)
+                || s.retry.get(&addr).is_some_and(|(at, _)| *at > now)
+            {
+                continue;
+            }
+            if s.queue.len() >= MAX_CANDIDATES {
+                break;
+            }
+            s.queue.push_back(addr);
+            s.queued.insert(addr);
+            added += 1;
+        }
+        let c = match source {
+            Source::Tracker => &mut self.counts.found_tracker,
+            Source::Dht => &mut self.counts.found_dht,
+            Source::Pex => &mut self.counts.found_pex,
+        };
+        *c += added;
+    }
+
+    /// A shard reports a peer connected to `torrent` (either way).
+    pub(crate) fn up(&mut self, torrent: TorrentId, addr: SocketAddr) {
+        if let Some(s) = self.swarms.get_mut(torrent.0 as usize) {
+            *s.connected.entry(addr).or_insert(0) += 1;
+            if s.queued.remove(&addr) {
+                s.queue.retain(|a| *a != addr);
+            }
+        }
+    }
+
+    /// That peer left.
+    pub(crate) fn down(&mut self, torrent: TorrentId, addr: SocketAddr) {
+        if let Some(s) = self.swarms.get_mut(torrent.0 as usize) {
+            if let Some(n) = s.connected.get_mut(&addr) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    s.connected.remove(&addr);
+                }
+            }
+        }
+    }
+
+    /// Dials to start now; `load[i]` is shard `i`'s connections (and dials)
+    /// as far as the caller knows.
+    pub(crate) fn due(&mut self, load: &[u32]) -> Vec<DialOrder> {
+        let mut out = Vec::new();
+        let n = self.swarms.len();
+        if n == 0 {
+            return out;
+        }
+        let mut load = load.to_vec();
+        if load.is_empty() {
+            load.push(0);
+        }
+        let mut idle_rounds = 0;
+        while self.dials.len() < self.max_total && idle_rounds < n {
+            let t = self.turn % n;
+            self.turn = (self.turn + 1) % n;
+            let Some(s) = self.swarms.get_mut(t) else {
+                break;
+            };
+            if s.ours.len() >= self.max_per_torrent {
+                idle_rounds += 1;
+                continue;
+            }
+            let Some(addr) = s.queue.pop_front() else {
+                idle_rounds += 1;
+                continue;
+            };
+            s.queued.remove(&addr);
+            idle_rounds = 0;
+            let shard = load
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, l)| **l)
+                .map_or(0, |(i, _)| i);
+            if let Some(l) = load.get_mut(shard) {
+                *l += 1;
+            }
+            let dial = DialId(self.next_id);
+            self.next_id += 1;
+            let torrent = TorrentId(u32::try_from(t).unwrap_or(u32::MAX));
+            s.ours.insert(addr, dial);
+            self.dials.insert(
+                dial,
+                Dial {
+                    torrent,
+                    addr,
+                    shard,
+                    connected: false,
+                },
+            );
+            out.push(DialOrder {
+                dial,
+                torrent,
+                addr,
+                shard,
+            });
+        }
+        out
+    }
+
+    /// A shard finished one of our dials.
+    pub(crate) fn dialed(&mut self, dial: DialId, result: Result<(), String>, now: Instant) {
+        match result {
+            Ok(()) => {
+                if let Some(d) = self.dials.get_mut(&dial) {
+                    tracing::debug!("connected to found peer {}", d.addr);
+                    d.connected = true;
+                }
+            }
+            Err(e) => {
+                if let Some(d) = self.dials.remove(&dial) {
+                    tracing::debug!("found peer {}: {e}", d.addr);
+                    self.finish(&d, now, true);
+                }
+            }
+        }
+    }
+
+    /// One of our connections ended.
+    pub(crate) fn closed(&mut self, dial: DialId, now: Instant) {
+        if let Some(d) = self.dials.remove(&dial) {
+            self.finish(&d, now, false);
+        }
+    }
+
+    fn finish(&mut self, d: &Dial, now: Instant, failed: bool) {
+        let Some(s) = self.swarms.get_mut(d.torrent.0 as usize) else {
+            return;
+        };
+        s.ours.remove(&d.addr);
+        let fails = s.retry.get(&d.addr).map_or(0, |(_, f)| *f);
+        let (wait, fails) = if failed {
+            let doublings = fails.min(6);
+            ((RETRY * (1 << doublings)).min(MAX_RETRY), fails + 1)
+        } else {
+            (RETRY, 0)
+        };
+        if s.retry.insert(d.addr, (now + wait, fails)).is_none() {
+            s.retry_order.push_back(d.addr);
+            while s.retry_order.len() > MAX_TRIED {
+                if let Some(old) = s.retry_order.pop_front() {
+                    s.retry.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// Dials in flight or connected per shard (for load balancing).
+    pub(crate) fn load(&self, shards: usize) -> Vec<u32> {
+        let mut load = vec![0u32; shards];
+        for d in self.dials.values() {
+            if let Some(l) = load.get_mut(d.shard) {
+                *l += 1;
+            }
+        }
+        load
+    }
+
+    /// Counters for the status report.
+    pub(crate) fn counts(&self) -> Counts {
+        let connected = self.dials.values().filter(|d| d.connected).count();
+        Counts {
+            candidates: self.swarms.iter().map(|s| s.queue.len()).sum(),
+            dialing: self.dials.len() - connected,
+            connected,
+            ..self.counts
+        }
+    }
+}
+
+/// Whether `ip` is one of this host's addresses as seen by a socket bound
+/// to the unspecified address: loopback always; other local addresses
+/// cannot be known without listing interfaces, and a dial to one of them
+/// is caught by the peer-id check instead.
+fn is_local(ip: IpAddr) -> bool {
+    ip.is_loopback() || ip.is_unspecified()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn limits_duplicates_and_ourselves() {
+        let now = Instant::now();
+        let mut o = Outgoing::new(2, 3, 2, vec![a("127.0.0.1:6881")]);
+        let t0 = TorrentId(0);
+        let t1 = TorrentId(1);
+        o.add(
+            now,
+            t0,
+            &[
+                a("127.0.0.1:6881"), // ourselves
+                a("10.0.0.1:1"),
+                a("10.0.0.1:1"), // repeated
+                a("10.0.0.2:0"), // no port
+                a("10.0.0.3:1"),
+                a("10.0.0.4:1"),
+            ],
+            Source::Tracker,
+        );
+        o.add(now, t1, &[a("10.0.0.9:1")], Source::Dht);
+        o.up(t0, a("10.0.0.4:1")); // connected to us already
+        let orders = o.due(&[4, 0]);
+        assert_eq!(orders.len(), 3, "{orders:?}");
+        assert!(orders.iter().all(|d| d.shard == 1 || d.shard == 0));
+        assert_eq!(orders.iter().filter(|d| d.torrent == t0).count(), 2);
+        assert_eq!(orders.iter().filter(|d| d.torrent == t1).count(), 1);
+        assert_eq!(orders[0].shard, 1, "least loaded shard first");
+        assert!(orders.iter().all(|d| d.addr != a("127.0.0.1:6881")));
+        assert!(orders.iter().all(|d| d.addr != a("10.0.0.4:1")));
+        assert!(o.due(&[0, 0]).is_empty(), "global limit reached");
+        let c = o.counts();
+        assert_eq!((c.dialing, c.candidates, c.found_tracker), (3, 0, 3));
+        // Already being dialled: not queued again.
+        o.add(now, t0, &[a("10.0.0.1:1")], Source::Pex);
+        assert_eq!(o.counts().candidates, 0);
+    }
+
+    #[test]
+    fn failures_back_off_and_ended_connections_wait() {
+        let now = Instant::now();
+        let mut o = Outgoing::new(1, 10, 10, Vec::new());
+        let t = TorrentId(0);
+        let p = a("10.0.0.1:1");
+        o.add(now, t, &[p], Source::Dht);
+        let d = o.due(&[0])[0].dial;
+        assert!(o.owns(d));
+        o.dialed(d, Err("refused".into()), now);
+        o.add(now + Duration::from_secs(59), t, &[p], Source::Dht);
+        assert!(o.due(&[0]).is_empty(), "backing off");
+        o.add(now + Duration::from_secs(61), t, &[p], Source::Dht);
+        let d = o.due(&[0])[0].dial;
+        o.dialed(d, Err("refused".into()), now + Duration::from_secs(61));
+        o.add(now + Duration::from_secs(150), t, &[p], Source::Dht);
+        assert!(o.due(&[0]).is_empty(), "second failure waits 2 minutes");
+        o.add(now + Duration::from_secs(182), t, &[p], Source::Dht);
+        let d = o.due(&[0])[0].dial;
+        o.dialed(d, Ok(()), now);
+        assert_eq!(o.counts().connected, 1);
+        o.closed(d, now + Duration::from_secs(200));
+        assert_eq!(o.counts().connected, 0);
+        o.add(now + Duration::from_secs(261), t, &[p], Source::Dht);
+        assert_eq!(o.due(&[0]).len(), 1, "a minute after the connection ended");
+    }
+
+    #[test]
+    fn zero_limit_never_dials() {
+        let mut o = Outgoing::new(1, 0, 10, Vec::new());
+        o.add(
+            Instant::now(),
+            TorrentId(0),
+            &[a("10.0.0.1:1")],
+            Source::Pex,
+        );
+        assert!(o.due(&[0]).is_empty());
+        assert_eq!(o.counts().candidates, 0);
+    }
+}
