@@ -73,8 +73,9 @@ enum Backing {
     None,
     /// Mapped, exact size: served and verified from here.
     Mapped(Mmap),
-    /// Wrong size: never served, but verification reads the bytes that are
-    /// there with `pread` (a map would fault past the end).
+    /// Wrong size, or opened by [`Storage::open_unmapped`]: never served,
+    /// but verification reads the bytes that are there with `pread` (a map
+    /// would fault past the end of a file that is or becomes shorter).
     Partial { file: File, len: u64 },
 }
 
@@ -127,7 +128,14 @@ fn unsafe_component(c: &str) -> bool {
     c.is_empty() || c == "." || c == ".." || c.contains(['/', '\\', '\0'])
 }
 
-fn open_one(path: &Path, expected: u64) -> (FileState, Backing, Option<FileStamp>) {
+/// Whether [`open_one`] maps a file of the right size or only keeps it open.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Map,
+    Read,
+}
+
+fn open_one(path: &Path, expected: u64, access: Access) -> (FileState, Backing, Option<FileStamp>) {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -163,6 +171,13 @@ fn open_one(path: &Path, expected: u64) -> (FileState, Backing, Option<FileStamp
     if expected == 0 {
         // A zero-length mapping is an error (EINVAL); there is nothing to map.
         return (FileState::Ok, Backing::None, stamp);
+    }
+    if access == Access::Read {
+        let backing = Backing::Partial {
+            file,
+            len: expected,
+        };
+        return (FileState::Ok, backing, stamp);
     }
     if usize::try_from(expected).is_err() {
         let reason = "too large to map on this platform".to_string();
@@ -205,6 +220,20 @@ impl Storage {
     /// [`Storage::file_status`]; opening fails only when the torrent itself
     /// cannot be laid out (currently never: the `Result` is kept for callers).
     pub fn open(info: &Info, root: &Path) -> Result<Storage, StorageError> {
+        Self::open_with(info, root, Access::Map)
+    }
+
+    /// Opens the files without mapping any of them: every byte is read with
+    /// `pread`. Slower to hash (a copy per byte, no multi-buffer SHA-1 in
+    /// place) and unable to serve ([`Storage::slices`] refuses), but a file
+    /// truncated while it is read gives an I/O error instead of SIGBUS. The
+    /// seed re-verifies files that just changed this way: those are the files
+    /// most likely to change again under the reader.
+    pub fn open_unmapped(info: &Info, root: &Path) -> Result<Storage, StorageError> {
+        Self::open_with(info, root, Access::Read)
+    }
+
+    fn open_with(info: &Info, root: &Path, access: Access) -> Result<Storage, StorageError> {
         let mut files = Vec::with_capacity(info.files.len());
         let mut states = Vec::with_capacity(info.files.len());
         for f in &info.files {
@@ -218,7 +247,7 @@ impl Storage {
                 let reason = "path has an empty, '.', '..' or separator component".to_string();
                 (FileState::Unreadable { reason }, Backing::None, None)
             } else {
-                open_one(&path, f.length)
+                open_one(&path, f.length, access)
             };
             files.push(OpenFile {
                 path,

@@ -288,7 +288,6 @@ fn recheck(
     root: &std::path::Path,
     file: usize,
 ) -> Result<(Arc<TorrentData>, Vec<u32>), String> {
-    let data = TorrentData::open(meta, root).map_err(|e| e.to_string())?;
     let f = meta.info.files.get(file).ok_or("no such file")?;
     let geo = Geometry::from_info(&meta.info);
     let pieces: Vec<u32> = pieces_of(&geo, f.offset, f.length).collect();
@@ -296,8 +295,19 @@ fn recheck(
         threads: 1,
         progress: None,
     };
-    let verdicts = seedcore_storage::verify_pieces(meta, &data.storage, &pieces, &opts)
+    // Read with pread, not through a map: a file that just changed may be
+    // truncated again while it is hashed, and a map would turn that into
+    // SIGBUS for the whole process. Only the serving maps are made after.
+    let reader =
+        seedcore_storage::Storage::open_unmapped(&meta.info, root).map_err(|e| e.to_string())?;
+    let verdicts = seedcore_storage::verify_pieces(meta, &reader, &pieces, &opts)
         .map_err(|e| e.to_string())?;
+    let data = TorrentData::open(meta, root).map_err(|e| e.to_string())?;
+    if data.storage.file_stamp(file) != reader.file_stamp(file) {
+        // Changed again between the check and the mapping: the watcher sees
+        // the new stamp and re-checks once the file is quiet.
+        return Err("the file changed again while it was re-checked".into());
+    }
     let good = pieces
         .iter()
         .zip(verdicts)
