@@ -23,7 +23,9 @@ SPEC: {"bootstrap": ["127.0.0.1:PORT", ...], "timeout": seconds, "min_nodes": n,
 Prints one JSON object on stdout: {"ok": bool, "sessions": [{"name", "ip", "port",
 "dht_nodes"}], "leecher": {"finished", "num_pieces", "have_pieces",
 "recheck_pieces", "hash_failures", "peers": [{"ip", "port", "dht", "tracker",
-"incoming", "pex"}], "seconds", "error"} | null}; progress on stderr. Exit 0
+"incoming", "pex"}] (sampled while connected), "dht_peers" (peers the torrent's
+DHT announces returned), "connected_to": [{"ip", "port"}] (outgoing
+connections made), "seconds", "error"} | null}; progress on stderr. Exit 0
 when every session has at least min_nodes nodes in its routing table and the
 leecher (if any) finished, passed the recheck and saw no hash failure.
 """
@@ -67,6 +69,8 @@ def make_session(ip, bootstrap):
                           | lt.alert.category_t.status_notification
                           | lt.alert.category_t.storage_notification
                           | lt.alert.category_t.dht_notification
+                          | lt.alert.category_t.tracker_notification
+                          | lt.alert.category_t.connect_notification
                           | lt.alert.category_t.peer_notification),
     })
 
@@ -112,6 +116,10 @@ class Leecher(Node):
         self.recheck_started = False
         self.rechecked = None
         self.peers = {}
+        # Peers the torrent's DHT announces returned, and the peers
+        # libtorrent itself connected to (outgoing connections).
+        self.dht_peers = 0
+        self.connected_to = set()
 
     def poll(self):
         for a in self.session.pop_alerts():
@@ -122,8 +130,12 @@ class Leecher(Node):
                 self.rechecked = self.handle.status().num_pieces
             elif isinstance(a, (lt.torrent_error_alert, lt.file_error_alert)):
                 self.errors.append(a.message())
-            elif isinstance(a, lt.dht_get_peers_reply_alert):
-                print("%s: DHT get_peers reply: %s" % (self.name, a.peers()), file=sys.stderr)
+            elif isinstance(a, lt.dht_reply_alert):
+                self.dht_peers += a.num_peers
+                print("%s: DHT reply with %d peers" % (self.name, a.num_peers), file=sys.stderr)
+            elif isinstance(a, lt.peer_connect_alert):
+                ip, port = a.endpoint
+                self.connected_to.add((ip, port))
         for p in self.handle.get_peer_info():
             ip, port = p.ip
             self.peers[(ip, port)] = self.peers.get((ip, port), 0) | p.source
@@ -158,6 +170,8 @@ class Leecher(Node):
                        "tracker": bool(src & SRC_TRACKER), "pex": bool(src & SRC_PEX),
                        "incoming": bool(src & SRC_INCOMING)}
                       for (ip, port), src in sorted(self.peers.items())],
+            "dht_peers": self.dht_peers,
+            "connected_to": [{"ip": ip, "port": port} for ip, port in sorted(self.connected_to)],
             "seconds": (self.finished_at - self.started) if self.finished_at else None,
             "error": "; ".join(self.errors) or None,
         }
@@ -183,7 +197,7 @@ def main():
             for n in everyone:
                 n.ask_stats()
             print("dht nodes: %s" % [(n.name, n.nodes) for n in everyone], file=sys.stderr)
-        time.sleep(0.1)
+        time.sleep(0.02)
         for n in everyone:
             n.poll()
         converged = all(n.nodes >= min_nodes for n in everyone)

@@ -35,6 +35,7 @@ pub mod link;
 pub mod parse;
 pub mod reading;
 pub mod render;
+pub mod sweep;
 
 pub use checks::{check_all, Check, Report, Status, Summary, Target};
 pub use link::{BadLink, Link};

@@ -39,7 +39,7 @@ enum Cmd {
     MakeData(MakeDataArgs),
     /// The same load against seedcore, libtorrent, transmission, aria2 and
     /// raw-seed; writes a Markdown report and an SVG chart.
-    Compare(seedcore_bench::compare::CompareArgs),
+    Compare(Box<seedcore_bench::compare::CompareArgs>),
 }
 
 #[derive(Clone, Copy, ValueEnum)]

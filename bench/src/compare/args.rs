@@ -483,7 +483,10 @@ mod tests {
         assert_eq!(p.host, "my-box");
         assert!(Cli::try_parse_from(["c", "--data", "d", "--seeders", "qbit"]).is_err());
         assert!(Cli::try_parse_from(["c", "--data", "d", "--peers", "x"]).is_err());
-        assert!(Cli::try_parse_from(["c", "--peers", "1"]).is_err(), "--data is required");
+        assert!(
+            Cli::try_parse_from(["c", "--peers", "1"]).is_err(),
+            "--data is required"
+        );
     }
 
     #[test]
@@ -491,7 +494,7 @@ mod tests {
         let e = |argv: &[&str]| parse(argv).plan(&[0, 1], "h").unwrap_err().to_string();
         assert!(e(&["--data", "d", "--peers", "0"]).contains("--peers"));
         assert!(e(&["--data", "d", "--duration", "0"]).contains("--duration"));
-        assert!(e(&["--data", "d", "--duration", "-1"]).contains("--duration"));
+        assert!(e(&["--data", "d", "--duration=-1"]).contains("--duration"));
         assert!(e(&["--data", "d", "--cores", "7"]).contains("CPU 7"));
         assert!(e(&["--data", "d", "--size", "lots"]).contains("lots"));
         assert!(e(&["--data", "d", "--depth", "0"]).contains("--depth"));

@@ -101,7 +101,8 @@ pub(crate) fn idle(plan: &Plan, env: &Env<'_>, bench_bin: &Path, logs: &Path) ->
         Err(e) => r.failure = Some(e),
     }
     seed.proc.stop();
-    r.seedcore_peers = max_status_peers(&fs::read_to_string(&seed.proc.out_path).unwrap_or_default());
+    r.seedcore_peers =
+        max_status_peers(&fs::read_to_string(&seed.proc.out_path).unwrap_or_default());
     r
 }
 
@@ -110,11 +111,14 @@ fn many_torrents(dir: &Path, n: usize, size: u64) -> Result<Vec<PathBuf>, String
     let paths: Vec<PathBuf> = (0..n)
         .map(|i| dir.join(format!("t{i:05}.bin.torrent")))
         .collect();
-    let complete = paths.iter().all(|p| p.is_file())
-        && fs::read_dir(dir).map_or(0, |d| d.count()) == 2 * n;
+    let complete =
+        paths.iter().all(|p| p.is_file()) && fs::read_dir(dir).map_or(0, |d| d.count()) == 2 * n;
     if !complete {
         let _ = fs::remove_dir_all(dir);
-        eprintln!("compare: making {n} torrents of {size} bytes in {}", dir.display());
+        eprintln!(
+            "compare: making {n} torrents of {size} bytes in {}",
+            dir.display()
+        );
         for i in 0..n {
             make_data(dir, &format!("t{i:05}.bin"), size, 0).map_err(|e| e.to_string())?;
         }
@@ -197,8 +201,14 @@ impl Many<'_> {
         let shown = format!(
             "{} seed {} ... {} ({} torrents) {}",
             self.env.seedcore_bin.display(),
-            self.torrents.first().map(|t| t.display().to_string()).unwrap_or_default(),
-            self.torrents.last().map(|t| t.display().to_string()).unwrap_or_default(),
+            self.torrents
+                .first()
+                .map(|t| t.display().to_string())
+                .unwrap_or_default(),
+            self.torrents
+                .last()
+                .map(|t| t.display().to_string())
+                .unwrap_or_default(),
             n,
             args.get(n + 1..).map(|r| r.join(" ")).unwrap_or_default()
         );
@@ -256,7 +266,7 @@ pub(crate) fn many(plan: &Plan, env: &Env<'_>, logs: &Path) -> ManyResult {
         hashes,
         logs,
     };
-    let resume = plan.work.join("many-resume");
+    let resume = env.work.join("many-resume");
     let _ = fs::remove_dir_all(&resume);
     match m.start("many-cold", &resume) {
         Ok((t, cmd)) => {
@@ -281,7 +291,8 @@ mod tests {
 
     #[test]
     fn status_lines() {
-        let line = r#"{"peers":5,"torrents":[{"pieces":4,"piece_count":4},{"pieces":1,"piece_count":1}]}"#;
+        let line =
+            r#"{"peers":5,"torrents":[{"pieces":4,"piece_count":4},{"pieces":1,"piece_count":1}]}"#;
         assert!(status_lists_all(line, 2));
         assert!(!status_lists_all(line, 3));
         let partial = r#"{"torrents":[{"pieces":3,"piece_count":4}]}"#;

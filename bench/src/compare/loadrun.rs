@@ -191,7 +191,9 @@ mod tests {
         assert_eq!(m.peak_rss_kib, Some(2048));
         assert_eq!((m.latency_p50_ms, m.latency_p99_ms), (Some(1.5), Some(9.0)));
         assert_eq!(m.errors, 2);
-        assert!(m.error_detail.starts_with("closed_by_peer 2; first closed_by_peer"));
+        assert!(m
+            .error_detail
+            .starts_with("closed_by_peer 2; first closed_by_peer"));
         assert!(measured(&serde_json::json!({})).is_err());
     }
 

@@ -52,9 +52,12 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 /// Now in UTC: ("YYYY-MM-DD", "YYYY-MM-DD HH:MM").
 pub fn utc_now() -> (String, String) {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    utc(SystemTime::now())
+}
+
+/// `t` in UTC: ("YYYY-MM-DD", "YYYY-MM-DD HH:MM").
+pub fn utc(t: SystemTime) -> (String, String) {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let secs = i64::try_from(secs).unwrap_or(0);
     let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
     let tod = secs.rem_euclid(86_400);
@@ -101,20 +104,37 @@ pub fn versions(seedcore: &Path, python: &Path, repo: &Path) -> Vec<Named> {
     };
     let git = first_line(
         "git",
-        &["-C", &repo.display().to_string(), "rev-parse", "--short", "HEAD"],
+        &[
+            "-C",
+            &repo.display().to_string(),
+            "rev-parse",
+            "--short",
+            "HEAD",
+        ],
     );
     let dirty = std::process::Command::new("timeout")
-        .args(["10", "git", "-C", &repo.display().to_string(), "status", "--porcelain"])
+        .args([
+            "10",
+            "git",
+            "-C",
+            &repo.display().to_string(),
+            "status",
+            "--porcelain",
+        ])
         .output()
         .ok()
         .is_some_and(|o| !o.stdout.is_empty());
+    let built = fs::metadata(seedcore)
+        .and_then(|m| m.modified())
+        .map_or_else(|_| "?".to_string(), |t| utc(t).1);
     add(
         "seedcore",
         first_line(&seedcore.display().to_string(), &["--version"]).map(|s| {
             format!(
-                "{s}, git {}{}, release build",
+                "{s} ({}, built {built} UTC; repository at git {}{})",
+                seedcore.display(),
                 git.unwrap_or_else(|| "?".into()),
-                if dirty { " + uncommitted changes" } else { "" }
+                if dirty { " with uncommitted changes" } else { "" }
             )
         }),
     );
@@ -152,7 +172,10 @@ mod tests {
     #[test]
     fn cpuinfo_lines() {
         let t = "processor\t: 0\nmodel name\t: Intel(R) Xeon(R)\nflags\t\t: sse\n";
-        assert_eq!(cpuinfo_value(t, "model name").as_deref(), Some("Intel(R) Xeon(R)"));
+        assert_eq!(
+            cpuinfo_value(t, "model name").as_deref(),
+            Some("Intel(R) Xeon(R)")
+        );
         assert_eq!(cpuinfo_value(t, "nothing"), None);
     }
 }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::results::{Measured, Results, Run, StartTiming};
+use super::results::{Measured, Results, StartTiming, Summary};
 
 const MIB: f64 = 1024.0;
 
@@ -11,9 +11,20 @@ fn opt(v: Option<f64>, digits: usize) -> String {
     v.map_or("-".to_string(), |x| format!("{x:.digits$}"))
 }
 
-fn ratio(num: f64, den: Option<f64>) -> String {
+/// Two decimals, more for small values so they do not read as zero.
+pub(crate) fn num(v: f64) -> String {
+    if v == 0.0 || v.abs() >= 0.095 {
+        format!("{v:.2}")
+    } else if v.abs() >= 0.0095 {
+        format!("{v:.3}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+fn ratio(num_: f64, den: Option<f64>) -> String {
     match den {
-        Some(d) if d > 0.0 => format!("{:.2}", num / d),
+        Some(d) if d > 0.0 => num(num_ / d),
         _ => "-".to_string(),
     }
 }
@@ -27,48 +38,57 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-fn row(s: &mut String, r: &Run, raw: Option<f64>, lt: Option<f64>) {
-    match &r.result {
-        Ok(m) => {
-            let Measured {
-                gb_s,
-                cpu_s_per_gib,
-                peak_rss_kib,
-                peers_with_data,
-                peers_open_at_end,
-                errors,
-                error_detail,
-                latency_p50_ms,
-                latency_p99_ms,
-                ..
-            } = m;
-            let errs = if *errors == 0 {
-                "0".to_string()
-            } else {
-                format!("{errors} ({})", cell(error_detail))
-            };
-            let _ = writeln!(
-                s,
-                "| {} | {gb_s:.2} | {} | {} | {} | {} | {peers_with_data}/{} | {peers_open_at_end} | {} / {} | {errs} |",
-                r.seeder,
-                ratio(*gb_s, raw),
-                ratio(*gb_s, lt),
-                opt(*cpu_s_per_gib, 2),
-                mib(*peak_rss_kib),
-                r.peers,
-                opt(*latency_p50_ms, 1),
-                opt(*latency_p99_ms, 1),
-            );
-        }
+fn row(s: &mut String, name: &str, peers: usize, sum: Result<Summary<'_>, &str>, ctx: (Option<f64>, Option<f64>)) {
+    let (raw, lt) = ctx;
+    let sm = match sum {
+        Ok(sm) => sm,
         Err(why) => {
-            let _ = writeln!(
-                s,
-                "| {} | not measured: {} | | | | | | | | |",
-                r.seeder,
-                cell(why)
-            );
+            let _ = writeln!(s, "| {name} | not measured: {} | | | | | | | | |", cell(why));
+            return;
         }
+    };
+    let Measured {
+        gb_s,
+        cpu_s_per_gib,
+        peak_rss_kib,
+        peers_with_data,
+        peers_open_at_end,
+        errors,
+        error_detail,
+        latency_p50_ms,
+        latency_p99_ms,
+        ..
+    } = sm.median;
+    let mut errs = if *errors == 0 {
+        "0".to_string()
+    } else {
+        format!("{errors} ({})", cell(error_detail))
+    };
+    if let Some(e) = sm.first_error {
+        let _ = write!(
+            errs,
+            "; {} of {} runs not measured: {}",
+            sm.total - sm.ok,
+            sm.total,
+            cell(e)
+        );
     }
+    let spread = if sm.ok > 1 {
+        format!(" [{}-{}]", num(sm.min_gb_s), num(sm.max_gb_s))
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        s,
+        "| {name} | {}{spread} | {} | {} | {} | {} | {peers_with_data}/{peers} | {peers_open_at_end} | {} / {} | {errs} |",
+        num(*gb_s),
+        ratio(*gb_s, raw),
+        ratio(*gb_s, lt),
+        opt(*cpu_s_per_gib, 2),
+        mib(*peak_rss_kib),
+        opt(*latency_p50_ms, 1),
+        opt(*latency_p99_ms, 1),
+    );
 }
 
 fn timing(s: &mut String, label: &str, t: Option<&StartTiming>, n: usize) {
@@ -152,19 +172,18 @@ pub fn markdown(r: &Results, svg: &str) -> String {
     for &peers in &su.peers {
         let raw = r.gb_s("raw", peers);
         let lt = r.gb_s("libtorrent", peers);
-        let _ = writeln!(
-            s,
-            "## {peers} peer{}\n",
-            if peers == 1 { "" } else { "s" }
-        );
+        let _ = writeln!(s, "## {peers} peer{}\n", if peers == 1 { "" } else { "s" });
         let _ = writeln!(
             s,
             "| seeder | GB/s | x raw | x lt | CPU s/GiB | peak RSS MiB | with data / asked | open | p50 / p99 ms | errors |"
         );
-        let _ = writeln!(s, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+        let _ = writeln!(
+            s,
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+        );
         for name in &su.seeders {
-            if let Some(run) = r.run(name, peers) {
-                row(&mut s, run, raw, lt);
+            if let Some(sum) = r.summary(name, peers) {
+                row(&mut s, name, peers, sum, (raw, lt));
             }
         }
         s.push('\n');
@@ -227,13 +246,29 @@ pub fn markdown(r: &Results, svg: &str) -> String {
             "| start | spawn to last torrent served, s | torrents answering | status lists all, s | RSS MiB |"
         );
         let _ = writeln!(s, "| --- | ---: | ---: | ---: | ---: |");
-        timing(&mut s, "first (no resume files: verifies every piece)", mt.cold.as_ref(), mt.torrents);
-        timing(&mut s, "second (resume files)", mt.resumed.as_ref(), mt.torrents);
+        timing(
+            &mut s,
+            "first (no resume files: verifies every piece)",
+            mt.cold.as_ref(),
+            mt.torrents,
+        );
+        timing(
+            &mut s,
+            "second (resume files)",
+            mt.resumed.as_ref(),
+            mt.torrents,
+        );
         s.push('\n');
     }
     let _ = writeln!(s, "## Machine\n");
     let _ = writeln!(s, "- CPUs: {} x {}", m.nproc, m.cpu_model);
-    let _ = writeln!(s, "- kernel {}, {:.1} GiB memory, `ulimit -n` {}", m.kernel, m.mem_gib, m.nofile.map_or("?".into(), |n| n.to_string()));
+    let _ = writeln!(
+        s,
+        "- kernel {}, {:.1} GiB memory, `ulimit -n` {}",
+        m.kernel,
+        m.mem_gib,
+        m.nofile.map_or("?".into(), |n| n.to_string())
+    );
     let _ = writeln!(
         s,
         "- seeder on CPU {}, load generator on CPU {} (`taskset -c`)",

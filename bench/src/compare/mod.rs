@@ -151,6 +151,23 @@ pub fn main(a: &CompareArgs) -> Result<Written, CompareError> {
     write(&results, &plan.out, true)
 }
 
+/// Copies `bin` into `dir` (same name, same permissions) and returns the
+/// copy; a missing `bin` is returned as is (the run that needs it says so).
+fn snapshot(bin: &Path, dir: &Path) -> Result<PathBuf, CompareError> {
+    let Some(name) = bin.file_name().filter(|_| bin.is_file()) else {
+        return Ok(bin.to_path_buf());
+    };
+    let file_err = |path: &Path, e: std::io::Error| CompareError::File {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    };
+    fs::create_dir_all(dir).map_err(|e| file_err(dir, e))?;
+    let copy = dir.join(name);
+    let _ = fs::remove_file(&copy);
+    fs::copy(bin, &copy).map_err(|e| file_err(&copy, e))?;
+    Ok(copy)
+}
+
 fn progress(msg: &str) {
     eprintln!("compare: {msg}");
 }
@@ -180,10 +197,15 @@ pub fn run(plan: &Plan) -> Result<Results, CompareError> {
         detail: e.to_string(),
     })?;
     let work_abs = fs::canonicalize(work).unwrap_or_else(|_| work.clone());
-    let bench_bin = std::env::current_exe().map_err(|e| CompareError::File {
+    let own_exe = std::env::current_exe().map_err(|e| CompareError::File {
         path: PathBuf::from("/proc/self/exe"),
         detail: e.to_string(),
     })?;
+    // Private copies: a rebuild in the shared target folder during the
+    // run must not change the binaries half-way.
+    let bin_dir = work_abs.join("bin");
+    let bench_bin = snapshot(&own_exe, &bin_dir)?;
+    let seedcore_bin = snapshot(&plan.seedcore_bin, &bin_dir)?;
     let seeder_cpus = cpu_list_string(&plan.seeder_cores);
     let loadgen_cpus = cpu_list_string(&plan.loadgen_cores);
     let env = seeders::Env {
@@ -191,7 +213,7 @@ pub fn run(plan: &Plan) -> Result<Results, CompareError> {
         data: &data,
         info_hash: torrent.info_hash,
         cpus: &plan.seeder_cores,
-        seedcore_bin: &plan.seedcore_bin,
+        seedcore_bin: &seedcore_bin,
         bench_bin: &bench_bin,
         python: &plan.python,
         lt_script: &plan.lt_script,
@@ -217,7 +239,11 @@ pub fn run(plan: &Plan) -> Result<Results, CompareError> {
         machine,
         setup: Setup {
             torrent: torrent_path.display().to_string(),
-            info_hash: torrent.info_hash.iter().map(|b| format!("{b:02x}")).collect(),
+            info_hash: torrent
+                .info_hash
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
             total_bytes: torrent.geometry.total_length(),
             piece_length: torrent.geometry.piece_length(),
             pieces: torrent.geometry.piece_count(),
@@ -243,11 +269,21 @@ pub fn run(plan: &Plan) -> Result<Results, CompareError> {
                 return Err(CompareError::Interrupted);
             }
             seq += 1;
-            let run = one_run(plan, &env, kind, peers, seq, &logs, &bench_bin, &loadgen_cpus, &mut r);
+            let run = one_run(
+                plan,
+                &env,
+                kind,
+                peers,
+                seq,
+                &logs,
+                &bench_bin,
+                &loadgen_cpus,
+                &mut r,
+            );
             let line = match &run.result {
                 Ok(m) => format!(
-                    "{:.2} GB/s, seeder {} CPU s/GiB, {}/{} peers got data, {} errors",
-                    m.gb_s,
+                    "{} GB/s, seeder {} CPU s/GiB, {}/{} peers got data, {} errors",
+                    markdown::num(m.gb_s),
                     m.cpu_s_per_gib.map_or("-".into(), |c| format!("{c:.2}")),
                     m.peers_with_data,
                     peers,
@@ -255,14 +291,20 @@ pub fn run(plan: &Plan) -> Result<Results, CompareError> {
                 ),
                 Err(e) => format!("not measured: {e}"),
             };
-            progress(&format!("[{seq}/{total}] {} x {peers} peers: {line}", kind.name()));
+            progress(&format!(
+                "[{seq}/{total}] {} x {peers} peers: {line}",
+                kind.name()
+            ));
             r.runs.push(run);
             // Let sockets in TIME_WAIT and the page cache settle.
             thread::sleep(Duration::from_secs(1));
         }
     }
     if plan.idle > 0 && !stop.load(Ordering::Relaxed) {
-        progress(&format!("holding {} idle connections to seedcore", plan.idle));
+        progress(&format!(
+            "holding {} idle connections to seedcore",
+            plan.idle
+        ));
         let i = extra::idle(plan, &env, &bench_bin, &logs);
         progress(&format!(
             "idle: {} held, {} bytes per connection",
@@ -272,12 +314,19 @@ pub fn run(plan: &Plan) -> Result<Results, CompareError> {
         r.idle = Some(i);
     }
     if plan.many_torrents > 0 && !stop.load(Ordering::Relaxed) {
-        progress(&format!("starting seedcore with {} torrents", plan.many_torrents));
+        progress(&format!(
+            "starting seedcore with {} torrents",
+            plan.many_torrents
+        ));
         let m = extra::many(plan, &env, &logs);
         progress(&format!(
             "many: first start {} s, second {} s",
-            m.cold.as_ref().map_or("-".into(), |t| format!("{:.2}", t.last_torrent_s)),
-            m.resumed.as_ref().map_or("-".into(), |t| format!("{:.2}", t.last_torrent_s)),
+            m.cold
+                .as_ref()
+                .map_or("-".into(), |t| format!("{:.2}", t.last_torrent_s)),
+            m.resumed
+                .as_ref()
+                .map_or("-".into(), |t| format!("{:.2}", t.last_torrent_s)),
         ));
         r.many = Some(m);
     }
@@ -356,7 +405,10 @@ fn one_run(
     let result = result.map(|mut m| {
         if let Some(s) = died {
             let sep = if m.error_detail.is_empty() { "" } else { "; " };
-            m.error_detail = format!("{}{sep}the seeder exited during the run ({s})", m.error_detail);
+            m.error_detail = format!(
+                "{}{sep}the seeder exited during the run ({s})",
+                m.error_detail
+            );
         }
         m
     });

@@ -93,7 +93,8 @@ impl Proc {
             .map_err(|e| format!("cannot create {}: {e}", spec.logs.display()))?;
         let out_path = spec.logs.join(format!("{}.out", spec.name));
         let err_path = spec.logs.join(format!("{}.err", spec.name));
-        let open = |p: &Path| File::create(p).map_err(|e| format!("cannot create {}: {e}", p.display()));
+        let open =
+            |p: &Path| File::create(p).map_err(|e| format!("cannot create {}: {e}", p.display()));
         let (out, err) = (open(&out_path)?, open(&err_path)?);
         let limit = format!("{}s", spec.limit.as_secs().max(1));
         let mut cmd = Command::new("timeout");
@@ -221,7 +222,8 @@ pub(crate) fn first_line(program: &str, args: &[&str]) -> Option<String> {
         .stdin(Stdio::null())
         .output()
         .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     text.lines()
         .map(str::trim)
         .find(|l| !l.is_empty())
@@ -250,7 +252,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f");
         fs::write(&p, "line one\nline two\n").unwrap();
-        assert_eq!(tail(&p, 8), "line two");
+        assert_eq!(tail(&p, 9), "line two");
         assert_eq!(tail(&dir.path().join("missing"), 8), "");
     }
 }

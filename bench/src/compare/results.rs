@@ -67,6 +67,9 @@ pub struct Setup {
     pub seeder_threads: usize,
     /// Load-generator threads.
     pub loadgen_threads: usize,
+    /// Repetitions of every run (the report shows medians).
+    #[serde(default)]
+    pub reps: usize,
     /// Seeders in report order.
     pub seeders: Vec<String>,
     /// Peer counts.
@@ -113,8 +116,29 @@ pub struct Run {
     pub seeder: String,
     /// Peers asked for.
     pub peers: usize,
+    /// Which repetition (0-based).
+    #[serde(default)]
+    pub rep: usize,
     /// The figures, or why there are none.
     pub result: Result<Measured, String>,
+}
+
+/// The repetitions of one seeder at one peer count, summed up.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary<'a> {
+    /// The run with the median throughput (the lower middle one for an
+    /// even count): its other figures are the ones reported.
+    pub median: &'a Measured,
+    /// Lowest throughput of the measured runs.
+    pub min_gb_s: f64,
+    /// Highest.
+    pub max_gb_s: f64,
+    /// Runs measured.
+    pub ok: usize,
+    /// Runs made.
+    pub total: usize,
+    /// The first failure's reason, if any run failed.
+    pub first_error: Option<&'a str>,
 }
 
 /// Idle connections held to seedcore.
@@ -144,8 +168,7 @@ impl IdleResult {
     /// Resident bytes per held connection.
     pub fn bytes_per_conn(&self) -> Option<f64> {
         (self.held > 0 && self.failure.is_none()).then(|| {
-            self.rss_held_kib.saturating_sub(self.rss_before_kib) as f64 * 1024.0
-                / self.held as f64
+            self.rss_held_kib.saturating_sub(self.rss_before_kib) as f64 * 1024.0 / self.held as f64
         })
     }
 }
@@ -209,18 +232,42 @@ pub struct Results {
 }
 
 impl Results {
-    /// The run of `seeder` at `peers`.
-    pub fn run(&self, seeder: &str, peers: usize) -> Option<&Run> {
-        self.runs
+    /// The runs of `seeder` at `peers`, summed up; `None` when there
+    /// were none, `Err` with the first reason when none was measured.
+    pub fn summary(&self, seeder: &str, peers: usize) -> Option<Result<Summary<'_>, &str>> {
+        let runs: Vec<&Run> = self
+            .runs
             .iter()
-            .find(|r| r.seeder == seeder && r.peers == peers)
+            .filter(|r| r.seeder == seeder && r.peers == peers)
+            .collect();
+        let first_error = runs.iter().find_map(|r| r.result.as_ref().err());
+        let mut ok: Vec<&Measured> = runs.iter().filter_map(|r| r.result.as_ref().ok()).collect();
+        ok.sort_by(|a, b| a.gb_s.total_cmp(&b.gb_s));
+        let Some(&median) = ok.get(ok.len().saturating_sub(1) / 2) else {
+            return first_error.map(|e| Err(e.as_str()));
+        };
+        Some(Ok(Summary {
+            median,
+            min_gb_s: ok.first().map_or(0.0, |m| m.gb_s),
+            max_gb_s: ok.last().map_or(0.0, |m| m.gb_s),
+            ok: ok.len(),
+            total: runs.len(),
+            first_error: first_error.map(String::as_str),
+        }))
     }
 
-    /// Throughput of `seeder` at `peers`, when measured and non-zero.
+    /// Median throughput of `seeder` at `peers`, when measured and
+    /// non-zero (a ratio's denominator).
     pub fn gb_s(&self, seeder: &str, peers: usize) -> Option<f64> {
-        match &self.run(seeder, peers)?.result {
-            Ok(m) if m.gb_s > 0.0 => Some(m.gb_s),
-            _ => None,
+        self.measured_gb_s(seeder, peers).filter(|g| *g > 0.0)
+    }
+
+    /// Median throughput of `seeder` at `peers` when measured, zero
+    /// included (for the chart).
+    pub fn measured_gb_s(&self, seeder: &str, peers: usize) -> Option<f64> {
+        match self.summary(seeder, peers)? {
+            Ok(s) => Some(s.median.gb_s),
+            Err(_) => None,
         }
     }
 

@@ -102,11 +102,7 @@ pub(crate) fn command(
             vec!["-f".into(), "-g".into(), s(state)],
         ),
         SeederKind::Aria2 => {
-            let mut a = v(&[
-                "--seed-ratio=0.0",
-                "-V",
-                "--dir",
-            ]);
+            let mut a = v(&["--seed-ratio=0.0", "-V", "--dir"]);
             a.push(s(env.data));
             a.push(s(env.torrent));
             a.extend(v(&[
@@ -150,9 +146,8 @@ pub(crate) fn installed(kind: SeederKind, env: &Env<'_>) -> Result<(), String> {
         if p.components().count() > 1 {
             p.is_file()
         } else {
-            std::env::var_os("PATH").is_some_and(|path| {
-                std::env::split_paths(&path).any(|d| d.join(p).is_file())
-            })
+            std::env::var_os("PATH")
+                .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(p).is_file()))
         }
     };
     let need = |p: &Path, hint: &str| {
@@ -191,9 +186,13 @@ pub(crate) fn start(
 ) -> Result<Running, String> {
     installed(kind, env)?;
     let port = free_port()?;
+    // seedcore's resume files and transmission's config live here.
     let state = env.work.join(format!("state-{name}"));
     let _ = fs::remove_dir_all(&state);
-    fs::create_dir_all(&state).map_err(|e| format!("cannot create {}: {e}", state.display()))?;
+    if matches!(kind, SeederKind::Seedcore | SeederKind::Transmission) {
+        fs::create_dir_all(&state)
+            .map_err(|e| format!("cannot create {}: {e}", state.display()))?;
+    }
     let mut setup_note = None;
     let mut rpc_port = 0;
     if kind == SeederKind::Transmission {

@@ -9,10 +9,10 @@ use std::fmt::Write as _;
 
 use super::results::Results;
 
-const W: f64 = 760.0;
+const W: f64 = 800.0;
 const H: f64 = 440.0;
 const LEFT: f64 = 70.0;
-const RIGHT: f64 = 170.0;
+const RIGHT: f64 = 200.0;
 const TOP: f64 = 50.0;
 const BOTTOM: f64 = 60.0;
 
@@ -64,7 +64,7 @@ pub fn chart(r: &Results) -> String {
         .setup
         .seeders
         .iter()
-        .flat_map(|sd| peers.iter().filter_map(move |&p| r.gb_s(sd, p)))
+        .flat_map(|sd| peers.iter().filter_map(move |&p| r.measured_gb_s(sd, p)))
         .fold(0.0f64, f64::max);
     let step = nice_step(max_gb, 5.0);
     let y_max = ((max_gb / step).ceil() * step).max(step);
@@ -151,7 +151,7 @@ pub fn chart(r: &Results) -> String {
     for sd in &r.setup.seeders {
         let pts: Vec<(f64, f64)> = peers
             .iter()
-            .filter_map(|&p| Some((x(p), y(r.gb_s(sd, p)?))))
+            .filter_map(|&p| Some((x(p), y(r.measured_gb_s(sd, p)?))))
             .collect();
         let c = color(sd);
         let dash = if sd == "raw" {

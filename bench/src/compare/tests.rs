@@ -66,7 +66,11 @@ fn sample() -> Results {
         runs: vec![
             run("seedcore", 1, Ok(measured(3.0, 0.3, 1))),
             run("libtorrent", 1, Ok(measured(1.0, 1.0, 1))),
-            run("transmission", 1, Err("transmission-daemon | not found".into())),
+            run(
+                "transmission",
+                1,
+                Err("transmission-daemon | not found".into()),
+            ),
             run("raw", 1, Ok(measured(4.0, 0.25, 1))),
             run("seedcore", 16, Ok(measured(2.5, 0.4, 16))),
             run(
@@ -115,7 +119,9 @@ fn sample() -> Results {
 fn tables_have_ratios_failures_and_extras() {
     let r = sample();
     let md = markdown(&r, "2026-11-21-vm.svg");
-    assert!(md.starts_with("# Seeding throughput: seedcore, libtorrent, transmission, raw (2026-11-21, vm)"));
+    assert!(md.starts_with(
+        "# Seeding throughput: seedcore, libtorrent, transmission, raw (2026-11-21, vm)"
+    ));
     assert!(md.contains("![throughput against peers](2026-11-21-vm.svg)"));
     assert!(md.contains("## 1 peer\n"));
     assert!(md.contains("## 16 peers\n"));
@@ -132,9 +138,14 @@ fn tables_have_ratios_failures_and_extras() {
     assert!(md.contains("| transmission | not measured: transmission-daemon \\| not found |"));
     assert!(md.contains("| raw | 4.00 | 1.00 | 4.00 |"));
     // Idle: (23672 - 10000) KiB * 1024 / 5000 = 2800 bytes.
-    assert!(md.contains("| 5000 | 5000 | 5000 | 9.8 | 23.1 | 2800 | 0 |"), "{md}");
+    assert!(
+        md.contains("| 5000 | 5000 | 5000 | 9.8 | 23.1 | 2800 | 0 |"),
+        "{md}"
+    );
     assert!(md.contains("## Starting 1000 torrents (seedcore)"));
-    assert!(md.contains("| first (no resume files: verifies every piece) | 0.80 | 1000/1000 | 1.9 | 88 |"));
+    assert!(md.contains(
+        "| first (no resume files: verifies every piece) | 0.80 | 1000/1000 | 1.9 | 88 |"
+    ));
     assert!(md.contains("| second (resume files) | not measured |"));
     assert!(md.contains("Not measured: second start: boom"));
     assert!(md.contains("- CPUs: 2 x Test CPU"));
@@ -174,6 +185,14 @@ fn chart_has_a_line_per_measured_seeder() {
     assert_eq!(svg.matches("<text").count(), svg.matches("</text>").count());
     // Same input, same bytes.
     assert_eq!(svg, chart(&r));
+}
+
+#[test]
+fn small_numbers_do_not_read_as_zero() {
+    assert_eq!(markdown::num(2.345), "2.35");
+    assert_eq!(markdown::num(0.0217), "0.022");
+    assert_eq!(markdown::num(0.00214), "0.0021");
+    assert_eq!(markdown::num(0.0), "0.00");
 }
 
 #[test]

@@ -326,4 +326,61 @@ mod tests {
         c.threads = 16;
         assert_eq!(thread_count(&c), 4, "never more threads than peers");
     }
+
+    /// A raw seeder on a thread for the duration of `f`.
+    fn with_raw_seed(f: impl FnOnce(&LoadConfig)) {
+        use crate::rawseed::{RawSeed, RawSeedConfig};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let p = crate::torrent::make_data(dir.path(), "x", 1 << 20, 65536).unwrap();
+        let t = Arc::new(Torrent::load(&p).unwrap());
+        let seed = RawSeed::bind(&RawSeedConfig {
+            torrent: Arc::clone(&t),
+            data: dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            threads: 1,
+            max_time: Some(Duration::from_secs(30)),
+            allow_remote: false,
+        })
+        .unwrap();
+        let mut cfg = LoadConfig::new(t, seed.local_addr(), 3, Duration::from_millis(500));
+        cfg.threads = 1;
+        let stop = Arc::new(AtomicBool::new(false));
+        let s2 = Arc::clone(&stop);
+        let h = thread::spawn(move || seed.run(s2));
+        f(&cfg);
+        stop.store(true, Ordering::Relaxed);
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn idle_peers_hold_connections_without_data() {
+        with_raw_seed(|cfg| {
+            let mut c = cfg.clone();
+            c.idle = true;
+            let r = run(&c).unwrap();
+            assert!(r.idle);
+            assert_eq!(r.counters.handshakes, 3);
+            assert_eq!(r.peers_open_at_end, 3);
+            assert_eq!((r.counters.requests, r.bytes.data), (0, 0));
+            assert_eq!(r.errors.total(), 0, "{:?}", r.error_samples);
+        });
+    }
+
+    #[test]
+    fn warmup_is_not_measured() {
+        with_raw_seed(|cfg| {
+            let mut c = cfg.clone();
+            c.warmup = Duration::from_millis(300);
+            let r = run(&c).unwrap();
+            assert_eq!(r.warmup_s, 0.3);
+            assert!(r.bytes.data > 0);
+            // Measured time starts after the warm-up: it is the asked
+            // duration plus the time the workers took to report.
+            assert!(r.elapsed_s >= 0.5 && r.elapsed_s < 0.5 + GRACE.as_secs_f64());
+            // The latency histogram restarted with the counters.
+            let l = r.latency_us.unwrap();
+            assert_eq!(l.samples, r.counters.blocks - r.counters.unexpected_blocks);
+        });
+    }
 }

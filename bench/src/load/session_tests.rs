@@ -288,7 +288,10 @@ fn idle_peers_handshake_then_stay_silent() {
     assert_eq!(msgs[0], Message::HaveNone);
     assert!(matches!(msgs[1], Message::Extended { id: 0, .. }));
     assert_eq!(h.stats.counters.handshakes, 1);
-    assert_eq!(h.stats.counters.requests, 0, "never interested, never a request");
+    assert_eq!(
+        h.stats.counters.requests, 0,
+        "never interested, never a request"
+    );
     h.feed(&t, &msg(Message::Unchoke)).unwrap();
     assert!(h.s.out.is_empty());
 }

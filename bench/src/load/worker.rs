@@ -254,7 +254,7 @@ impl Worker<'_> {
     fn end_warmup(&mut self) {
         self.measuring = true;
         let c = &mut self.stats.counters;
-        (c.data_bytes, c.wire_bytes, c.blocks) = (0, 0, 0);
+        (c.data_bytes, c.wire_bytes, c.blocks, c.unexpected_blocks) = (0, 0, 0, 0);
         self.stats.latency.reset();
         for s in &mut self.slots {
             s.bytes = 0;

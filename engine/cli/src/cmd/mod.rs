@@ -5,6 +5,7 @@ pub mod info;
 pub mod magnet;
 pub mod seed;
 pub mod tune;
+pub mod tune_sweep;
 pub mod verify;
 
 use std::path::Path;

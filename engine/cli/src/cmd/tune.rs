@@ -6,8 +6,9 @@
 //! `--config`), reads the host and prints the report. It is advice: the
 //! exit code is 0 whatever it finds, 2 only for bad input.
 //!
-//! Not here yet: `--sweep` (trying settings against a running engine with
-//! the load generator), which needs the engine running.
+//! `--sweep` measures instead: it runs the seed under the load generator
+//! across shard counts, `reqq` values and send paths and writes the best
+//! configuration (`tune_sweep.rs`).
 
 use std::path::PathBuf;
 
@@ -15,22 +16,33 @@ use anyhow::Context;
 use seedcore_runtime::Config;
 use seedcore_tuning::{check_all, render, Link, Readings, Target};
 
+use crate::cmd::tune_sweep;
 use crate::exit::Outcome;
 
 /// Arguments of `seedcore tune`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Measure instead of checking: run `seedcore seed` under
+    /// `seedcore-bench load` on loopback for every combination of --shards,
+    /// --reqq and --send-path within --budget, print the table and write the
+    /// best as a seed config (--out). Exit 1 if no point succeeded.
+    #[arg(long)]
+    sweep: bool,
     /// Link speed to size socket buffers for: 1g, 10g or 100g [default:
     /// the fastest NIC's reported speed, else 10g].
-    #[arg(long, value_parser = parse_link)]
+    #[arg(long, value_parser = parse_link, conflicts_with = "sweep")]
     link: Option<Link>,
     /// The seed's configuration file: its shards, max_peers, io_memory and
-    /// port are checked against (flags below override it).
+    /// port are checked against (flags below override it). With --sweep,
+    /// the base of every point and of the file written.
     #[arg(long, env = "SEEDCORE_CONFIG")]
     config: Option<PathBuf>,
     /// Serving shards the seed will run [default: every core but one].
-    #[arg(long, env = "SEEDCORE_SHARDS", value_parser = clap::value_parser!(u64).range(1..=1024))]
-    shards: Option<u64>,
+    /// With --sweep, the counts to try, comma-separated [default: 1, powers
+    /// of two, every core but one, every core].
+    #[arg(long, env = "SEEDCORE_SHARDS", value_delimiter = ',',
+          value_parser = clap::value_parser!(u64).range(1..=1024))]
+    shards: Vec<u64>,
     /// Each shard's io_uring memory, as in the seed's config (`128K`,
     /// `10M`) [default: 128K].
     #[arg(long, env = "SEEDCORE_IO_MEMORY", value_parser = parse_size)]
@@ -38,12 +50,15 @@ pub struct Args {
     /// The seed's most peer connections [default: 10000].
     #[arg(long, env = "SEEDCORE_MAX_PEERS")]
     max_peers: Option<u32>,
-    /// The seed's listen port [default: 6881].
+    /// The seed's listen port [default: 6881]. With --sweep, the port every
+    /// point listens on [default: a free one per point].
     #[arg(long, env = "SEEDCORE_PORT")]
     port: Option<u16>,
     /// Print one JSON object instead of the table.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "sweep")]
     json: bool,
+    #[command(flatten)]
+    sweep_args: tune_sweep::SweepArgs,
 }
 
 fn parse_link(s: &str) -> Result<Link, String> {
@@ -71,8 +86,10 @@ fn target(args: &Args) -> anyhow::Result<Target> {
         t.max_peers = c.max_peers;
         t.port = c.port;
     }
-    if let Some(n) = args.shards {
-        t.shards = Some(usize::try_from(n).context("--shards is out of range")?);
+    match args.shards.as_slice() {
+        [] => {}
+        [n] => t.shards = Some(usize::try_from(*n).context("--shards is out of range")?),
+        _ => anyhow::bail!("--shards takes one count (a list only with --sweep)"),
     }
     if let Some(m) = args.io_memory {
         t.io_memory = m;
@@ -88,6 +105,16 @@ fn target(args: &Args) -> anyhow::Result<Target> {
 
 /// Runs `seedcore tune`.
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    if args.sweep {
+        let shared = tune_sweep::Shared {
+            shards: args.shards,
+            port: args.port,
+            config: args.config,
+            io_memory: args.io_memory,
+            max_peers: args.max_peers,
+        };
+        return tune_sweep::run(args.sweep_args, shared);
+    }
     let target = target(&args)?;
     let report = check_all(&Readings::from_host(), &target);
     if args.json {

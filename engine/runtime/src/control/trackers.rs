@@ -432,7 +432,17 @@ impl Trackers {
                         found.push((t, r.peers.clone()));
                     }
                 }
-                tracing::debug!("announce answered: {} peers", r.peers.len());
+                let news = self
+                    .sched
+                    .trackers(o.torrent)
+                    .get(usize::from(o.tracker.0))
+                    .is_some_and(|t| t.fails > 0 || t.swarm.is_none());
+                let url = self.url(o);
+                if news {
+                    tracing::info!("tracker {url}: announced, {} peers", r.peers.len());
+                } else {
+                    tracing::debug!("tracker {url}: announced, {} peers", r.peers.len());
+                }
                 self.sched.on_response(now, o.torrent, o.tracker, &r);
             }
             Err(e) => {

@@ -297,7 +297,15 @@ async fn shard_main(spec: ShardSpec) {
         choker: choke::ShardChoker::new(spec.slots),
     });
     let mut accepts = Vec::new();
+    // Second handles on the listening sockets, to stop them listening at
+    // once on stop: closing the listener's own fd is not enough while an
+    // io_uring accept still holds the socket, which the kernel releases
+    // only when it tears the ring down, after this thread has ended.
+    let mut stoppers = Vec::new();
     for sock in spec.listeners {
+        if let Ok(dup) = sock.try_clone() {
+            stoppers.push(dup);
+        }
         let listener = crate::sys::glommio_listener(sock);
         accepts.push(glommio::spawn_local(accept_loop(
             Rc::clone(&shard),
@@ -316,6 +324,11 @@ async fn shard_main(spec: ShardSpec) {
     }
 
     // Stop: no new peers, close the others, wait (a little) for their tasks.
+    for s in &stoppers {
+        // On a listening socket, shutdown(SHUT_RD) ends the listening.
+        let _ = s.shutdown(std::net::Shutdown::Read);
+    }
+    drop(stoppers);
     for a in accepts {
         a.cancel().await;
     }
