@@ -56,8 +56,8 @@ pub struct CompareArgs {
     /// Folder holding the payload. Reused when it holds one `.torrent`
     /// (or one file, for which a torrent is made beside it); when missing
     /// or empty, `--size` bytes of test data and a torrent are written.
-    #[arg(long)]
-    pub data: PathBuf,
+    #[arg(long, required_unless_present = "render")]
+    pub data: Option<PathBuf>,
     /// The torrent to serve from `--data` (skips the search above).
     #[arg(long)]
     pub torrent: Option<PathBuf>,
@@ -87,6 +87,9 @@ pub struct CompareArgs {
     /// Requests in flight per simulated peer.
     #[arg(long, default_value_t = 64)]
     pub depth: u32,
+    /// Runs per seeder and peer count (the report shows the median).
+    #[arg(long, default_value_t = 1)]
+    pub reps: usize,
     /// Seeders to run, in this order.
     #[arg(
         long,
@@ -162,6 +165,8 @@ pub struct Plan {
     pub ramp_above: usize,
     /// Pipeline depth.
     pub depth: u32,
+    /// Runs per seeder and peer count.
+    pub reps: usize,
     /// Seeders, no repeats.
     pub seeders: Vec<SeederKind>,
     /// Seeder CPUs.
@@ -384,14 +389,21 @@ impl CompareArgs {
         if self.depth == 0 {
             return Err(bad("--depth must be at least 1"));
         }
+        if self.reps == 0 {
+            return Err(bad("--reps must be at least 1"));
+        }
         let (seeder_cores, loadgen_cores) = split_cores(
             self.cores.as_deref(),
             self.loadgen_cores.as_deref(),
             available,
         )?;
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let data = self
+            .data
+            .clone()
+            .ok_or_else(|| bad("--data is needed (the payload folder)"))?;
         Ok(Plan {
-            data: self.data.clone(),
+            data,
             torrent: self.torrent.clone(),
             size: parse_size(&self.size)?,
             peers,
@@ -401,6 +413,7 @@ impl CompareArgs {
             ramp: seconds(self.ramp, "--ramp")?,
             ramp_above: self.ramp_above,
             depth: self.depth,
+            reps: self.reps,
             seeders,
             seeder_cores,
             loadgen_cores,
@@ -487,6 +500,10 @@ mod tests {
             Cli::try_parse_from(["c", "--peers", "1"]).is_err(),
             "--data is required"
         );
+        let r = Cli::try_parse_from(["c", "--render", "x.json"])
+            .unwrap()
+            .args;
+        assert_eq!((r.data, r.render), (None, Some(PathBuf::from("x.json"))));
     }
 
     #[test]
@@ -498,6 +515,7 @@ mod tests {
         assert!(e(&["--data", "d", "--cores", "7"]).contains("CPU 7"));
         assert!(e(&["--data", "d", "--size", "lots"]).contains("lots"));
         assert!(e(&["--data", "d", "--depth", "0"]).contains("--depth"));
+        assert!(e(&["--data", "d", "--reps", "0"]).contains("--reps"));
     }
 
     #[test]

@@ -134,7 +134,11 @@ pub fn versions(seedcore: &Path, python: &Path, repo: &Path) -> Vec<Named> {
                 "{s} ({}, built {built} UTC; repository at git {}{})",
                 seedcore.display(),
                 git.unwrap_or_else(|| "?".into()),
-                if dirty { " with uncommitted changes" } else { "" }
+                if dirty {
+                    " with uncommitted changes"
+                } else {
+                    ""
+                }
             )
         }),
     );

@@ -38,12 +38,22 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-fn row(s: &mut String, name: &str, peers: usize, sum: Result<Summary<'_>, &str>, ctx: (Option<f64>, Option<f64>)) {
+fn row(
+    s: &mut String,
+    name: &str,
+    peers: usize,
+    sum: Result<Summary<'_>, &str>,
+    ctx: (Option<f64>, Option<f64>),
+) {
     let (raw, lt) = ctx;
     let sm = match sum {
         Ok(sm) => sm,
         Err(why) => {
-            let _ = writeln!(s, "| {name} | not measured: {} | | | | | | | | |", cell(why));
+            let _ = writeln!(
+                s,
+                "| {name} | not measured: {} | | | | | | | | |",
+                cell(why)
+            );
             return;
         }
     };
@@ -169,6 +179,15 @@ pub fn markdown(r: &Results, svg: &str) -> String {
          16 KiB / throughput); **errors** connection and protocol errors the load \
          generator counted.\n"
     );
+    if su.reps > 1 {
+        let _ = writeln!(
+            s,
+            "Every run was made {} times (the seeders interleaved within each round). \
+             Each row is the run with the median throughput, all its figures from that \
+             run; [min-max] is the range of the {} throughputs.\n",
+            su.reps, su.reps
+        );
+    }
     for &peers in &su.peers {
         let raw = r.gb_s("raw", peers);
         let lt = r.gb_s("libtorrent", peers);
@@ -283,8 +302,10 @@ pub fn markdown(r: &Results, svg: &str) -> String {
     let _ = writeln!(s, "The whole benchmark:\n\n```\n{}\n```\n", r.command);
     let _ = writeln!(
         s,
-        "Each process runs as `timeout --kill-after=5 LIMIT taskset -c CPUS ...` and is \
-         stopped with SIGTERM to its pid (SIGKILL 10 s later). Seeders (ports vary per \
+        "Paths are relative to the folder the benchmark ran in (the repository root). \
+         Each process runs as `timeout --kill-after=5 LIMIT taskset -c CPUS ...` and is \
+         stopped with SIGTERM to its pid (SIGKILL 10 s later); `bench/work/compare/bin/` \
+         holds copies of the binaries made at the start. Seeders (ports vary per \
          run):\n\n```"
     );
     for c in &r.seeder_commands {
@@ -298,8 +319,11 @@ pub fn markdown(r: &Results, svg: &str) -> String {
         if let Ok(mm) = &run.result {
             let _ = writeln!(
                 s,
-                "\nThe load (here for {} at {} peers; `--pid` is the seeder's pid):\n\n```\n{}\n```",
-                run.seeder, run.peers, mm.command
+                "\nThe load (here for {} at {} peer{}; `--pid` is the seeder's pid):\n\n```\n{}\n```",
+                run.seeder,
+                run.peers,
+                if run.peers == 1 { "" } else { "s" },
+                mm.command
             );
         }
     }

@@ -253,6 +253,7 @@ pub fn run(plan: &Plan) -> Result<Results, CompareError> {
             ramp_s: plan.ramp.as_secs_f64(),
             ramp_above: plan.ramp_above,
             depth: plan.depth,
+            reps: plan.reps,
             seeder_threads: plan.seeder_cores.len(),
             loadgen_threads: plan.loadgen_cores.len(),
             seeders: plan.seeders.iter().map(|k| k.name().to_string()).collect(),
@@ -261,43 +262,44 @@ pub fn run(plan: &Plan) -> Result<Results, CompareError> {
         ..Results::default()
     };
 
-    let total = plan.peers.len() * plan.seeders.len();
+    let total = plan.peers.len() * plan.seeders.len() * plan.reps;
     let mut seq = 0;
     for &peers in &plan.peers {
-        for &kind in &plan.seeders {
-            if stop.load(Ordering::Relaxed) {
-                return Err(CompareError::Interrupted);
+        for rep in 0..plan.reps {
+            for &kind in &plan.seeders {
+                if stop.load(Ordering::Relaxed) {
+                    return Err(CompareError::Interrupted);
+                }
+                seq += 1;
+                let ctx = RunCtx {
+                    plan,
+                    env: &env,
+                    logs: &logs,
+                    bench_bin: &bench_bin,
+                    loadgen_cpus: &loadgen_cpus,
+                };
+                let mut run = one_run(&ctx, kind, peers, seq, &mut r);
+                run.rep = rep;
+                let line = match &run.result {
+                    Ok(m) => format!(
+                        "{} GB/s, seeder {} CPU s/GiB, {}/{} peers got data, {} errors",
+                        markdown::num(m.gb_s),
+                        m.cpu_s_per_gib.map_or("-".into(), |c| format!("{c:.2}")),
+                        m.peers_with_data,
+                        peers,
+                        m.errors
+                    ),
+                    Err(e) => format!("not measured: {e}"),
+                };
+                progress(&format!(
+                    "[{seq}/{total}] {} x {peers} peers, round {}: {line}",
+                    kind.name(),
+                    rep + 1
+                ));
+                r.runs.push(run);
+                // Let sockets in TIME_WAIT and the page cache settle.
+                thread::sleep(Duration::from_secs(1));
             }
-            seq += 1;
-            let run = one_run(
-                plan,
-                &env,
-                kind,
-                peers,
-                seq,
-                &logs,
-                &bench_bin,
-                &loadgen_cpus,
-                &mut r,
-            );
-            let line = match &run.result {
-                Ok(m) => format!(
-                    "{} GB/s, seeder {} CPU s/GiB, {}/{} peers got data, {} errors",
-                    markdown::num(m.gb_s),
-                    m.cpu_s_per_gib.map_or("-".into(), |c| format!("{c:.2}")),
-                    m.peers_with_data,
-                    peers,
-                    m.errors
-                ),
-                Err(e) => format!("not measured: {e}"),
-            };
-            progress(&format!(
-                "[{seq}/{total}] {} x {peers} peers: {line}",
-                kind.name()
-            ));
-            r.runs.push(run);
-            // Let sockets in TIME_WAIT and the page cache settle.
-            thread::sleep(Duration::from_secs(1));
         }
     }
     if plan.idle > 0 && !stop.load(Ordering::Relaxed) {
@@ -334,28 +336,60 @@ pub fn run(plan: &Plan) -> Result<Results, CompareError> {
         return Err(CompareError::Interrupted);
     }
     r.machine.load_after = machine::loadavg();
+    if let Ok(cwd) = std::env::current_dir() {
+        relative_paths(&mut r, &format!("{}/", cwd.display()));
+    }
     Ok(r)
 }
 
+/// Shortens every path under `prefix` (the folder `compare` ran in) in
+/// the recorded commands, so the report reads the same on every checkout.
+pub fn relative_paths(r: &mut Results, prefix: &str) {
+    let cut = |s: &mut String| *s = s.replace(prefix, "");
+    cut(&mut r.setup.torrent);
+    r.machine
+        .versions
+        .iter_mut()
+        .for_each(|v| cut(&mut v.value));
+    r.seeder_commands.iter_mut().for_each(|c| cut(&mut c.value));
+    for run in &mut r.runs {
+        if let Ok(m) = &mut run.result {
+            cut(&mut m.command);
+        }
+    }
+    if let Some(i) = &mut r.idle {
+        cut(&mut i.command);
+    }
+    if let Some(m) = &mut r.many {
+        cut(&mut m.command);
+    }
+}
+
+/// What every run shares.
+struct RunCtx<'a> {
+    plan: &'a Plan,
+    env: &'a seeders::Env<'a>,
+    logs: &'a Path,
+    bench_bin: &'a Path,
+    loadgen_cpus: &'a str,
+}
+
 /// One seeder at one peer count: start, load, stop.
-#[allow(clippy::too_many_arguments)]
-fn one_run(
-    plan: &Plan,
-    env: &seeders::Env<'_>,
-    kind: SeederKind,
-    peers: usize,
-    seq: usize,
-    logs: &Path,
-    bench_bin: &Path,
-    loadgen_cpus: &str,
-    r: &mut Results,
-) -> Run {
+fn one_run(ctx: &RunCtx<'_>, kind: SeederKind, peers: usize, seq: usize, r: &mut Results) -> Run {
+    let RunCtx {
+        plan,
+        env,
+        logs,
+        bench_bin,
+        loadgen_cpus,
+    } = *ctx;
     let name = format!("{seq:02}-{}-{peers}", kind.name());
     let (warmup, ramp) = plan.timing(kind, peers);
     let lifetime = plan.start_timeout + warmup + plan.duration + Duration::from_secs(90);
     let fail = |e: String| Run {
         seeder: kind.name().to_string(),
         peers,
+        rep: 0,
         result: Err(e),
     };
     let mut seed = match seeders::start(kind, env, &name, logs, lifetime) {
@@ -415,6 +449,7 @@ fn one_run(
     Run {
         seeder: kind.name().to_string(),
         peers,
+        rep: 0,
         result,
     }
 }

@@ -205,7 +205,7 @@ pub(crate) fn start(
             "config folder with settings.json ({}), then RPC torrent-add of the torrent with \
              download-dir = the data folder, waiting for status 6 (seeding)",
             "loopback only, no DHT/LSD/PEX/uTP, no speed or ratio limits, peer limits and \
-             upload slots 10000"
+             upload slots 900: it caps its own open files at 1024"
         ));
     }
     let (program, args) = command(kind, env, port, lifetime, &state);

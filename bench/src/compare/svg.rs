@@ -13,7 +13,7 @@ const W: f64 = 800.0;
 const H: f64 = 440.0;
 const LEFT: f64 = 70.0;
 const RIGHT: f64 = 200.0;
-const TOP: f64 = 50.0;
+const TOP: f64 = 56.0;
 const BOTTOM: f64 = 60.0;
 
 fn color(seeder: &str) -> &'static str {
@@ -96,6 +96,24 @@ pub fn chart(r: &Results) -> String {
         esc(&format!(
             "Seeding throughput over loopback ({}, {})",
             r.date, r.host
+        ))
+    );
+    let su = &r.setup;
+    let _ = writeln!(
+        s,
+        r##"<text x="{}" y="40" font-size="11" fill="#555555" text-anchor="middle">{}</text>"##,
+        LEFT + pw / 2.0,
+        esc(&format!(
+            "seeder on CPU {}, load generator on CPU {}; {} MiB torrent, {} requests in flight per peer{}",
+            r.machine.seeder_cores,
+            r.machine.loadgen_cores,
+            su.total_bytes >> 20,
+            su.depth,
+            if su.reps > 1 {
+                format!("; median of {} runs", su.reps)
+            } else {
+                String::new()
+            }
         ))
     );
     // Horizontal grid and y labels.

@@ -21,6 +21,7 @@ fn sample() -> Results {
     let run = |seeder: &str, peers, result| Run {
         seeder: seeder.into(),
         peers,
+        rep: 0,
         result,
     };
     Results {
@@ -177,6 +178,7 @@ fn chart_has_a_line_per_measured_seeder() {
     assert!(svg.contains("transmission (no data)"));
     assert!(svg.contains("raw-seed (ceiling)"));
     assert!(svg.contains("stroke-dasharray"), "the ceiling is dashed");
+    assert!(svg.contains("seeder on CPU 0, load generator on CPU 1; 256 MiB torrent"));
     // Axis: max 5 GB/s with a step of 1 -> ticks 0..5.
     for t in 0..=5 {
         assert!(svg.contains(&format!(">{t}</text>")), "tick {t}");
@@ -193,6 +195,18 @@ fn small_numbers_do_not_read_as_zero() {
     assert_eq!(markdown::num(0.0217), "0.022");
     assert_eq!(markdown::num(0.00214), "0.0021");
     assert_eq!(markdown::num(0.0), "0.00");
+}
+
+#[test]
+fn commands_are_shown_relative_to_the_checkout() {
+    let mut r = sample();
+    r.seeder_commands[0].value =
+        "taskset -c 0 /repo/bin/seedcore seed /repo/t --data /repo/d".into();
+    relative_paths(&mut r, "/repo/");
+    assert_eq!(
+        r.seeder_commands[0].value,
+        "taskset -c 0 bin/seedcore seed t --data d"
+    );
 }
 
 #[test]
@@ -219,4 +233,41 @@ fn results_round_trip_and_render() {
         markdown(&r, "2026-11-21-vm.svg")
     );
     assert!(render(&dir.path().join("missing.json")).is_err());
+}
+
+#[test]
+fn repetitions_report_the_median_run_and_the_range() {
+    let mut r = sample();
+    r.setup.reps = 3;
+    let extra = |gb, rep| Run {
+        seeder: "seedcore".into(),
+        peers: 16,
+        rep,
+        result: Ok(measured(gb, 0.5, 16)),
+    };
+    r.runs.push(extra(2.0, 1));
+    r.runs.push(extra(3.0, 2));
+    r.runs.push(Run {
+        seeder: "seedcore".into(),
+        peers: 16,
+        rep: 3,
+        result: Err("seedcore exited".into()),
+    });
+    let sm = r.summary("seedcore", 16).unwrap().unwrap();
+    assert_eq!((sm.median.gb_s, sm.min_gb_s, sm.max_gb_s), (2.5, 2.0, 3.0));
+    assert_eq!((sm.ok, sm.total), (3, 4));
+    assert_eq!(
+        sm.median.cpu_s_per_gib,
+        Some(0.4),
+        "figures of the median run"
+    );
+    let md = markdown(&r, "x.svg");
+    assert!(md.contains("Every run was made 3 times"));
+    assert!(
+        md.contains("| seedcore | 2.50 [2.00-3.00] | 0.50 | 2.00 | 0.40 |"),
+        "{md}"
+    );
+    assert!(md.contains("; 1 of 4 runs not measured: seedcore exited |"));
+    assert_eq!(r.summary("transmission", 16), Some(Err("not seeding")));
+    assert_eq!(r.summary("aria2", 16), None);
 }

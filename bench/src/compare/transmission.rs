@@ -2,14 +2,15 @@
 //!
 //! The daemon starts with no torrents from `settings.json` (loopback only,
 //! no DHT/LSD/PEX/uTP/port mapping, no speed or ratio limits, peer limits
-//! and upload slots raised far above the largest run, like libtorrent's
-//! `high_performance_seed`); the torrent is then added over RPC with the
+//! and upload slots raised to [`PEER_LIMIT`], in the spirit of
+//! libtorrent's `high_performance_seed`); the torrent is then added over RPC with the
 //! data folder as its download folder, and the daemon checks the data.
 //! Facts that shape the results (see `shared/platform-notes.md`): it
 //! accepts incoming loopback peers, allows one connection per IP (the load
 //! generator's peers each have their own 127.x.y.z), runs its choker every
 //! 10 s (hence the longer warm-up), and lowers its own open-file limit to
-//! 1024 whatever `ulimit -n` says, which caps the peers it can hold.
+//! 1024 whatever `ulimit -n` says, which caps the peers it can hold: with
+//! more connections than that it can no longer open the data file.
 //!
 //! The RPC client is HTTP/1.0 over a `TcpStream`: one POST per call, with
 //! the `X-Transmission-Session-Id` handshake (a 409 carries the id to
@@ -26,6 +27,9 @@ use serde_json::{json, Value};
 /// TR_STATUS_SEED in transmission's RPC.
 const STATUS_SEEDING: i64 = 6;
 const RPC_TIMEOUT: Duration = Duration::from_secs(5);
+/// Peers (and upload slots) allowed: below the 1024 open files
+/// transmission allows itself.
+pub(crate) const PEER_LIMIT: u32 = 900;
 
 /// `settings.json` for a seeding-only daemon on loopback.
 pub(crate) fn settings(peer_port: u16, rpc_port: u16, download_dir: &Path) -> Value {
@@ -39,9 +43,12 @@ pub(crate) fn settings(peer_port: u16, rpc_port: u16, download_dir: &Path) -> Va
         "port-forwarding-enabled": false,
         "peer-port": peer_port,
         "peer-port-random-on-start": false,
-        "peer-limit-global": 10000,
-        "peer-limit-per-torrent": 10000,
-        "upload-slots-per-torrent": 10000,
+        // It lowers its own open-file limit to 1024 whatever `ulimit -n`
+        // says; with more peers than that it cannot open the data file
+        // ("Too many open files") and serves nothing. 900 leaves room.
+        "peer-limit-global": PEER_LIMIT,
+        "peer-limit-per-torrent": PEER_LIMIT,
+        "upload-slots-per-torrent": PEER_LIMIT,
         "rpc-enabled": true,
         "rpc-bind-address": "127.0.0.1",
         "rpc-port": rpc_port,

@@ -9,6 +9,12 @@
 //! the data). When even [`MIN_LOAD`] no longer fits, the remaining points
 //! are skipped and reported as such. A slow start-up therefore shortens the
 //! later points a little instead of overrunning the budget.
+//!
+//! Shares are planned against the budget less a [`tail_reserve`]: a point
+//! that overruns (a load generator slow to close 64 sockets while the seed
+//! holds both cores) eats into the next point's share, but the last point
+//! has nobody after it, and without the reserve it would be killed at the
+//! deadline instead of reporting.
 
 use std::time::Duration;
 
@@ -68,6 +74,12 @@ pub fn slot(remaining: Duration, points_left: usize, overhead: Duration) -> Opti
     })
 }
 
+/// The end of the budget kept free when planning: a twentieth of it,
+/// between 250 ms and 3 s.
+pub fn tail_reserve(budget: Duration) -> Duration {
+    (budget / 20).clamp(Duration::from_millis(250), Duration::from_secs(3))
+}
+
 /// How many of `points` fit in `budget` at [`MIN_LOAD`] each with
 /// `overhead`: to warn up front that some will be skipped.
 pub fn points_that_fit(budget: Duration, points: usize, overhead: Duration) -> usize {
@@ -106,6 +118,14 @@ mod tests {
         assert_eq!(points_that_fit(S(5), 10, S(1)), 2);
         assert_eq!(points_that_fit(S(120), 8, S(1)), 8);
         assert_eq!(points_that_fit(S(1), 8, S(1)), 0);
+    }
+
+    #[test]
+    fn tail_reserve_scales_within_bounds() {
+        assert_eq!(tail_reserve(S(120)), S(3));
+        assert_eq!(tail_reserve(S(600)), S(3));
+        assert_eq!(tail_reserve(S(20)), S(1));
+        assert_eq!(tail_reserve(S(2)), Duration::from_millis(250));
     }
 
     #[test]

@@ -19,8 +19,10 @@
 //!   but loopback itself.
 //! - **Every process it starts is stopped by PID**, on every path out
 //!   ([`Proc`]'s `Drop` kills and reaps what is still running).
-//! - **Hard stop at the budget.** Every wait is bounded by the deadline;
-//!   points that no longer fit are reported as skipped.
+//! - **Hard stop at the budget.** Every wait is bounded by the deadline
+//!   (the load generator's by the deadline less [`STOP_RESERVE`], so the
+//!   seed's stop fits too); points that no longer fit are reported as
+//!   skipped.
 //!
 //! The seed's environment is cleared of `SEEDCORE_*` variables and all its
 //! settings come from a generated config file (the user's `--config` with
@@ -141,6 +143,11 @@ pub fn run(args: SweepArgs, shared: Shared) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let budget = args.budget.map_or(DEFAULT_BUDGET, |s| s.0);
     let deadline = started + budget;
+    // Points are planned to end this much before the deadline (slack for
+    // the last one); the deadline itself is where processes are killed.
+    let plan_end = deadline
+        .checked_sub(sweep::budget::tail_reserve(budget))
+        .unwrap_or(deadline);
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let shards = if shared.shards.is_empty() {
         sweep::default_shards(cores)
@@ -169,7 +176,11 @@ pub fn run(args: SweepArgs, shared: Shared) -> anyhow::Result<Outcome> {
     };
     let points = sweep::grid(&axes)?;
     let n = points.len();
-    let fit = sweep::budget::points_that_fit(budget, n, FIRST_OVERHEAD);
+    let fit = sweep::budget::points_that_fit(
+        budget.saturating_sub(sweep::budget::tail_reserve(budget)),
+        n,
+        FIRST_OVERHEAD,
+    );
     if fit == 0 {
         bail!(
             "--budget {}: too short for one point ({} s of load plus about {:.1} s to start and stop the seed)",
@@ -234,6 +245,7 @@ pub fn run(args: SweepArgs, shared: Shared) -> anyhow::Result<Outcome> {
         peers,
         depth: args.depth,
         deadline,
+        plan_end,
     };
 
     println!(
@@ -259,7 +271,7 @@ pub fn run(args: SweepArgs, shared: Shared) -> anyhow::Result<Outcome> {
     let mut overhead = FIRST_OVERHEAD;
     let mut spent = false;
     for (i, point) in points.iter().enumerate() {
-        let remaining = deadline.saturating_duration_since(Instant::now());
+        let remaining = plan_end.saturating_duration_since(Instant::now());
         let slot = if spent {
             None
         } else {

@@ -31,6 +31,8 @@ pub(super) struct Ctx {
     pub(super) peers: u32,
     pub(super) depth: Option<u32>,
     pub(super) deadline: Instant,
+    /// Where the planned points end: the deadline less a tail reserve.
+    pub(super) plan_end: Instant,
 }
 
 /// How a point ended, and the load it ran.
@@ -123,7 +125,7 @@ pub(super) fn run_point(
         i + 1,
         seed.pid()
     );
-    let ready_by = (Instant::now() + READY_TIMEOUT).min(ctx.deadline);
+    let ready_by = (Instant::now() + READY_TIMEOUT).min(ctx.plan_end);
     loop {
         if let Some(s) = seed.exited() {
             return Ok(failed(format!(
@@ -136,7 +138,7 @@ pub(super) fn run_point(
         }
         if Instant::now() >= ready_by {
             seed.stop();
-            if ready_by == ctx.deadline {
+            if ready_by == ctx.plan_end {
                 return Ok(PointRun {
                     outcome: PointOutcome::Skipped,
                     load: None,
@@ -151,7 +153,7 @@ pub(super) fn run_point(
         std::thread::sleep(POLL);
     }
     // A slow start may have eaten into the budget: shrink the load to fit.
-    let left = ctx.deadline.saturating_duration_since(Instant::now());
+    let left = ctx.plan_end.saturating_duration_since(Instant::now());
     let slot = if slot.load() + STOP_RESERVE <= left {
         slot
     } else if let Some(s) = sweep::slot(left, 1, STOP_RESERVE) {
@@ -193,7 +195,11 @@ pub(super) fn run_point(
         slot.warmup.as_secs_f64(),
         slot.measure.as_secs_f64()
     );
-    let until = (Instant::now() + slot.load() + LOAD_GRACE).min(ctx.deadline);
+    let hard = ctx
+        .deadline
+        .checked_sub(STOP_RESERVE)
+        .unwrap_or(ctx.deadline);
+    let until = (Instant::now() + slot.load() + LOAD_GRACE).min(hard);
     let status = load.wait_until(until);
     let seed_died = seed.exited();
     if !seed.stop() {
@@ -208,7 +214,7 @@ pub(super) fn run_point(
         load.kill();
         return Ok(failed(format!(
             "load generator still running at {}; killed",
-            if until == ctx.deadline {
+            if until == hard {
                 "the end of the budget"
             } else {
                 "its deadline"
