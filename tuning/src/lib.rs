@@ -26,7 +26,11 @@
 //! ```
 //!
 //! The wanted buffer sizes follow from the link speed; [`link`] documents
-//! the arithmetic. The files shipped beside this crate (`sysctl/`,
+//! the arithmetic.
+//!
+//! [`sweep`] is the pure half of `seedcore tune --sweep`, which measures
+//! instead of checking: the grid of seed settings, the split of its time
+//! budget, the choice of the best and the file written. The files shipped beside this crate (`sysctl/`,
 //! `systemd/`, `presets/`) are described in its README.
 #![forbid(unsafe_code)]
 

@@ -36,7 +36,8 @@ enum Command {
     Info(cmd::info::Args),
     /// Print the magnet link of a .torrent.
     Magnet(cmd::magnet::Args),
-    /// Check this host's limits, kernel, network and CPU for seeding (advice: exit 0).
+    /// Check this host for seeding (advice, exit 0); with `--sweep`, measure
+    /// seed settings under load and write the best config.
     Tune(cmd::tune::Args),
 }
 
