@@ -10,7 +10,9 @@
 //! the seed through the tracker. The leecher starts only once the seed's
 //! status says its announce succeeded, because opentracker's interval is
 //! about half an hour: a leecher announcing first would wait that long
-//! for a second list.
+//! for a second list. Before the leecher starts, the seed must also have
+//! scraped the tracker (BEP 48 over HTTP, BEP 15 over UDP) and show itself
+//! among the seeders in its status.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -81,6 +83,27 @@ fn wait_announced(seed: &RunningSeed, tracker: &Live) {
     }
 }
 
+/// Waits until the seed's `--json` status shows a scrape of its tracker
+/// counting at least one seeder (the seed itself).
+fn wait_scraped(seed: &RunningSeed, tracker: &Live) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ok = seed.json_statuses().last().is_some_and(|s| {
+            let c = &s["torrents"][0]["trackers"][0]["scrape"];
+            c["complete"].as_u64().is_some_and(|n| n >= 1)
+                && c["scraped_at"].as_u64().is_some_and(|t| t > 0)
+        });
+        if ok {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the seed should scrape its tracker\n{seed}\n{tracker}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn run(udp: bool) {
     let tmp = temp_dir();
     let dir = tmp.path();
@@ -107,9 +130,11 @@ fn run(udp: bool) {
     let seed = Seed::new(&torrent)
         .data(&data)
         .config("max_outgoing = 0")
+        .config("scrape_interval = \"1s\"")
         .json()
         .start(dir);
     wait_announced(&seed, &tracker);
+    wait_scraped(&seed, &tracker);
     let save = dir.join("leech");
     let report = LtLeech::start(
         &[],

@@ -320,6 +320,10 @@ pub struct Config {
     /// How often each public torrent is announced to the DHT (which also
     /// looks up its peers).
     pub dht_announce_interval: Span,
+    /// How often each tracker that answered an announce is scraped (BEP 48)
+    /// for its seeder, leecher and download counts of our torrents, shown
+    /// in the status. 0: never scrape.
+    pub scrape_interval: Span,
     /// Most outgoing connections to peers found by trackers, the DHT and
     /// PEX, all torrents together (dialling or connected; `--peer` dials
     /// are not counted). 0: never dial found peers.
@@ -374,6 +378,7 @@ impl Default for Config {
                 .map(|s| (*s).to_string())
                 .collect(),
             dht_announce_interval: Span::secs(15 * 60),
+            scrape_interval: Span::secs(30 * 60),
             max_outgoing: 200,
             max_outgoing_per_torrent: 20,
             connect_timeout: Span::secs(10),
@@ -479,6 +484,12 @@ impl Config {
             if span.0 < Duration::from_millis(10) {
                 return bad(format!("{name} = {span}: must be at least 10ms"));
             }
+        }
+        if !self.scrape_interval.0.is_zero() && self.scrape_interval.0 < Duration::from_millis(10) {
+            return bad(format!(
+                "scrape_interval = {}: must be 0 (off) or at least 10ms",
+                self.scrape_interval
+            ));
         }
         if self.tracker_workers == 0 || self.tracker_workers > MAX_TRACKER_WORKERS {
             return bad(format!(

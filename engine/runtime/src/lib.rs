@@ -43,7 +43,8 @@ pub mod torrents;
 
 pub use config::{Bytes, Config, SendPath, Span, TorrentSpec};
 pub use control::status::{
-    DhtStatus, OutgoingStatus, ShardStatus, StatusReport, TorrentStatus, TrackerReport,
+    DhtStatus, OutgoingStatus, ScrapeReport, ShardStatus, StatusReport, TorrentStatus,
+    TrackerReport,
 };
 pub use error::RuntimeError;
 

@@ -1,7 +1,8 @@
 //! The control core and trackers: an in-process seed announces to a
 //! loopback HTTP tracker and a loopback UDP tracker (BEP 15), dials the
 //! peers they return, reports them in its status, and sends `stopped` to
-//! both when it shuts down.
+//! both when it shuts down; it scrapes both, several torrents a request,
+//! and shows the counts in its JSON status.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -14,8 +15,11 @@ mod control_support;
 
 use std::time::Duration;
 
-use control_support::{eventually, Dialled, HttpTracker, UdpTracker};
+use control_support::{
+    eventually, query_hashes, Dialled, HttpTracker, UdpTracker, HTTP_SCRAPE, UDP_SCRAPE,
+};
 use seedcore_runtime::Seeder;
+use seedcore_runtime::Span;
 
 #[test]
 fn announces_over_http_and_udp_dials_their_peers_and_stops() {
@@ -125,4 +129,82 @@ fn private_torrents_ignore_extra_trackers() {
     if let Some(s) = s {
         assert!(s.torrents[0].trackers.iter().all(|t| t.url == own.url()));
     }
+}
+
+#[test]
+fn scrapes_http_and_udp_trackers_in_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = common::make_folder(dir.path(), "a", &[("a.bin", 40_000)]);
+    let b = common::make_folder(dir.path(), "b", &[("b.bin", 50_000)]);
+    let http = HttpTracker::start(Vec::new());
+    let udp = UdpTracker::start(Vec::new());
+    let mut cfg = common::config(&[&a, &b], 1);
+    cfg.trackers = vec![http.url(), udp.url()];
+    cfg.announce_to_all_tiers = true;
+    cfg.scrape_interval = Span(Duration::from_millis(300));
+    let seeder = Seeder::start(cfg).unwrap();
+    let hashes: Vec<[u8; 20]> = (0..2)
+        .map(|i| common::meta_of(&seeder, i).info_hashes.wire_hash())
+        .collect();
+
+    let counts = |s: &serde_json::Value, url: &str| -> Option<(u64, u64, u64)> {
+        let t = s["trackers"].as_array()?.iter().find(|t| t["url"] == url)?;
+        let c = &t["scrape"];
+        assert!(c["scraped_at"].as_u64()? > 0, "{c}");
+        Some((
+            c["complete"].as_u64()?,
+            c["downloaded"].as_u64()?,
+            c["incomplete"].as_u64()?,
+        ))
+    };
+    let expect = |c: (u32, u32, u32)| Some((u64::from(c.0), u64::from(c.1), u64::from(c.2)));
+    eventually(
+        "both torrents' scrape counts in the JSON status",
+        Duration::from_secs(20),
+        || {
+            seeder.status().is_some_and(|s| {
+                let json = serde_json::to_value(&s).unwrap();
+                json["torrents"].as_array().unwrap().iter().all(|t| {
+                    counts(t, &http.url()) == expect(HTTP_SCRAPE)
+                        && counts(t, &udp.url()) == expect(UDP_SCRAPE)
+                })
+            })
+        },
+    );
+    assert!(
+        seeder.status().unwrap().line().contains("swarm"),
+        "{}",
+        seeder.status().unwrap().line()
+    );
+    seeder.shutdown();
+
+    // Every scrape asks about our torrents only; once both had announced,
+    // one request carried both (HTTP: `info_hash` repeated).
+    let mut want: Vec<Vec<u8>> = hashes.iter().map(|h| h.to_vec()).collect();
+    want.sort();
+    let scrapes: Vec<Vec<Vec<u8>>> = http
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("/scrape?"))
+        .map(|r| {
+            let mut h = query_hashes(r);
+            h.sort();
+            h
+        })
+        .collect();
+    assert!(
+        scrapes.iter().flatten().all(|h| want.contains(h)),
+        "{scrapes:?}"
+    );
+    assert!(scrapes.contains(&want), "{scrapes:?}");
+    let udp_scrapes: Vec<Vec<Vec<u8>>> = udp
+        .scrapes()
+        .iter()
+        .map(|s| {
+            let mut h: Vec<Vec<u8>> = s.iter().map(|h| h.to_vec()).collect();
+            h.sort();
+            h
+        })
+        .collect();
+    assert!(udp_scrapes.contains(&want), "{udp_scrapes:?}");
 }

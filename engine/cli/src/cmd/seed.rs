@@ -66,6 +66,10 @@ pub struct Args {
     /// Announce each public torrent to the DHT this often [default: 15m].
     #[arg(long, env = "SEEDCORE_DHT_ANNOUNCE_INTERVAL")]
     dht_announce_interval: Option<Span>,
+    /// Scrape each working tracker for its swarm counts this often
+    /// (BEP 48); 0: never [default: 30m].
+    #[arg(long, env = "SEEDCORE_SCRAPE_INTERVAL")]
+    scrape_interval: Option<Span>,
     /// Announce to one tracker of every tier (BEP 12), not only the first
     /// tier that works.
     #[arg(long, env = "SEEDCORE_ANNOUNCE_TO_ALL_TIERS")]
@@ -176,6 +180,7 @@ fn effective(args: Args) -> anyhow::Result<(Config, bool)> {
         c.dht_bootstrap = args.dht_bootstrap;
     }
     set(&mut c.dht_announce_interval, args.dht_announce_interval);
+    set(&mut c.scrape_interval, args.scrape_interval);
     if args.announce_to_all_tiers {
         c.announce_to_all_tiers = true;
     }

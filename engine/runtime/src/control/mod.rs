@@ -26,6 +26,7 @@ mod http;
 pub(crate) mod net;
 mod outgoing;
 mod pex;
+mod scrape;
 pub mod status;
 mod trackers;
 mod watch;
@@ -220,6 +221,7 @@ impl Control {
                 spread: cfg.announce_spread.0,
                 extra: cfg.trackers.clone(),
                 seed: u64::from_le_bytes(tracker_seed),
+                scrape_interval: cfg.scrape_interval.0,
             },
             &metas,
             self.net.tracker4.take(),

@@ -36,6 +36,21 @@ pub struct TrackerReport {
     pub seeders: Option<u32>,
     /// Leechers it reported.
     pub leechers: Option<u32>,
+    /// Its last scrape's counts for this torrent, once it answered one.
+    pub scrape: Option<ScrapeReport>,
+}
+
+/// What a tracker's scrape (BEP 48) said about one torrent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ScrapeReport {
+    /// Seeders.
+    pub complete: u32,
+    /// Leechers.
+    pub incomplete: u32,
+    /// Completed downloads, ever.
+    pub downloaded: u32,
+    /// When it answered, in seconds since the Unix epoch.
+    pub scraped_at: u64,
 }
 
 /// The DHT node in a status report.
@@ -280,6 +295,22 @@ impl StatusReport {
         if !trackers.is_empty() {
             let ok = trackers.iter().filter(|t| t.ok).count();
             s.push_str(&format!(" | trackers {ok}/{} ok", trackers.len()));
+            // Per torrent, the largest counts any tracker scraped.
+            let scraped: Vec<(u32, u32)> = self
+                .torrents
+                .iter()
+                .filter_map(|t| {
+                    let mut it = t.trackers.iter().filter_map(|r| r.scrape).peekable();
+                    it.peek()?;
+                    Some(it.fold((0, 0), |(s, l), r| (s.max(r.complete), l.max(r.incomplete))))
+                })
+                .collect();
+            if !scraped.is_empty() {
+                let (s_, l) = scraped.iter().fold((0u64, 0u64), |(a, b), &(s, l)| {
+                    (a + u64::from(s), b + u64::from(l))
+                });
+                s.push_str(&format!(" | swarm {s_} seeds {l} leechers"));
+            }
         }
         if let Some(d) = &self.dht {
             s.push_str(&format!(" | dht {} nodes", d.nodes));
@@ -342,6 +373,12 @@ mod tests {
                 trackers: vec![vec![TrackerReport {
                     url: "udp://t:1".into(),
                     ok: true,
+                    scrape: Some(ScrapeReport {
+                        complete: 4,
+                        incomplete: 5,
+                        downloaded: 6,
+                        scraped_at: 1,
+                    }),
                     ..TrackerReport::default()
                 }]],
                 ..Extra::default()
@@ -356,6 +393,15 @@ mod tests {
         assert_eq!(json["torrents"][0]["uploaded"], 6144);
         assert_eq!(json["torrents"][0]["trackers"][0]["ok"], true);
         assert_eq!(json["dht"]["nodes"], 7);
+        assert_eq!(
+            json["torrents"][0]["trackers"][0]["scrape"]["downloaded"],
+            6
+        );
+        assert!(
+            r.line().contains("swarm 4 seeds 5 leechers"),
+            "{}",
+            r.line()
+        );
     }
 
     #[test]

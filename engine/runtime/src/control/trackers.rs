@@ -17,6 +17,10 @@
 //! - **Names** of UDP trackers are resolved on the helper pool and cached
 //!   for ten minutes; announces wait for the answer.
 //!
+//! - **Scrapes** (BEP 48 over HTTP, BEP 15's over UDP) of trackers that
+//!   answered an announce: [`super::scrape`] decides when and what; they
+//!   go out the same two ways.
+//!
 //! A hybrid torrent announces its v1 and its truncated v2 hash, each as its
 //! own scheduler entry (trackers see two swarms). Peers from any answer go
 //! to [`super::outgoing`].
@@ -35,7 +39,8 @@ use seedcore_tracker::{
 };
 
 use super::http::{Done, Job, Pool};
-use crate::control::status::TrackerReport;
+use super::scrape::{Batch, Scrapes};
+use crate::control::status::{ScrapeReport, TrackerReport};
 
 /// How long a resolved tracker name is used.
 const DNS_TTL: Duration = Duration::from_secs(600);
@@ -61,6 +66,8 @@ pub(crate) struct Settings {
     pub(crate) spread: Duration,
     pub(crate) extra: Vec<String>,
     pub(crate) seed: u64,
+    /// Zero: no scrapes.
+    pub(crate) scrape_interval: Duration,
 }
 
 /// Peers some source found for a torrent.
@@ -86,6 +93,8 @@ struct Origin {
 enum JobFor {
     Http(Origin),
     Resolve(String, u16),
+    /// A scrape of the tracker with this announce URL.
+    Scrape(String),
 }
 
 /// Every torrent's trackers.
@@ -98,6 +107,8 @@ pub(crate) struct Trackers {
     socket6: Option<UdpSocket>,
     udp: HashMap<SocketAddr, UdpTrackerClient>,
     udp_ops: HashMap<(SocketAddr, seedcore_tracker::OpId), Origin>,
+    scrapes: Scrapes,
+    scrape_ops: HashMap<(SocketAddr, seedcore_tracker::OpId), String>,
     dns: HashMap<(String, u16), Dns>,
     jobs: HashMap<u64, JobFor>,
     rng: Rng,
@@ -131,6 +142,7 @@ impl Trackers {
                 .saturating_mul(u32::try_from(torrents.len()).unwrap_or(u32::MAX)),
         );
         let mut owner = HashMap::new();
+        let mut scrapes = Scrapes::new(settings.scrape_interval);
         let mut keys = Vec::with_capacity(torrents.len());
         for (i, meta) in torrents.iter().enumerate() {
             let torrent = TorrentId(u32::try_from(i).unwrap_or(u32::MAX));
@@ -155,6 +167,7 @@ impl Trackers {
                 }
                 let key = TorrentKey((i as u64) << 1 | h as u64);
                 sched.add_torrent(now, key, hash, tiers, 0, spread);
+                scrapes.add_torrent(key, hash);
                 owner.insert(key, torrent);
                 mine.push(key);
             }
@@ -169,6 +182,8 @@ impl Trackers {
             socket6,
             udp: HashMap::new(),
             udp_ops: HashMap::new(),
+            scrapes,
+            scrape_ops: HashMap::new(),
             dns: HashMap::new(),
             jobs: HashMap::new(),
             rng,
@@ -198,6 +213,7 @@ impl Trackers {
             .values()
             .filter_map(UdpTrackerClient::poll_timeout)
             .chain(self.sched.poll_timeout())
+            .chain(self.scrapes.next_timeout())
             .min()
     }
 
@@ -219,6 +235,9 @@ impl Trackers {
                 self.start(now, a, pool, false);
             }
             self.flush_udp(now, found);
+        }
+        for b in self.scrapes.due(now) {
+            self.scrape(now, b, pool);
         }
         self.flush_udp(now, found);
     }
@@ -279,6 +298,15 @@ impl Trackers {
                     .map_err(TrackerError::Transport)
                     .and_then(|body| http::parse_announce_response(&body));
                 self.outcome(now, o, outcome, found);
+            }
+            (JobFor::Scrape(url), Done::Got { result, .. }) => {
+                match result
+                    .map_err(TrackerError::Transport)
+                    .and_then(|body| http::parse_scrape_response(&body))
+                {
+                    Ok(r) => self.scrapes.scraped(now, &url, &r),
+                    Err(e) => self.scrapes.failed(now, &url, &e.to_string()),
+                }
             }
             (JobFor::Resolve(host, port), Done::Resolved { result, .. }) => {
                 let waiting = match self.dns.remove(&(host.clone(), port)) {
@@ -386,20 +414,63 @@ impl Trackers {
                     ));
                     return self.fail(now, origin, e);
                 }
-                let family = if addr.is_ipv4() {
-                    IpFamily::V4
-                } else {
-                    IpFamily::V6
-                };
-                let seed = self.rng.next_u64();
-                let client = self
-                    .udp
-                    .entry(addr)
-                    .or_insert_with(|| UdpTrackerClient::new(family, UDP, Rng::new(seed)));
                 tracing::debug!("announce {:?} to udp {addr}", a.request.event);
-                let op = client.announce(now, a.request);
+                let op = self.udp_client(addr).announce(now, a.request);
                 self.udp_ops.insert((addr, op), origin);
             }
+        }
+    }
+
+    /// The UDP client of a tracker address, made on first use.
+    fn udp_client(&mut self, addr: SocketAddr) -> &mut UdpTrackerClient {
+        let family = if addr.is_ipv4() {
+            IpFamily::V4
+        } else {
+            IpFamily::V6
+        };
+        let seed = self.rng.next_u64();
+        self.udp
+            .entry(addr)
+            .or_insert_with(|| UdpTrackerClient::new(family, UDP, Rng::new(seed)))
+    }
+
+    /// Sends one scrape: HTTP on the helper pool, UDP through the tracker's
+    /// client (at the address its announces resolved to).
+    fn scrape(&mut self, now: Instant, b: Batch, pool: &Pool) {
+        match TrackerUrl::parse(&b.url) {
+            Ok(TrackerUrl::Http(base)) => {
+                let Some(scrape) = http::scrape_url(&base) else {
+                    return self.scrapes.failed(now, &b.url, "no scrape URL");
+                };
+                match http::scrape_request_url(&scrape, &b.hashes) {
+                    Ok(url) => {
+                        let id = pool.next_id();
+                        self.jobs.insert(id, JobFor::Scrape(b.url));
+                        let timeout = self.timeout;
+                        pool.submit(Job::Get { id, url, timeout });
+                    }
+                    Err(e) => self.scrapes.failed(now, &b.url, &e.to_string()),
+                }
+            }
+            Ok(TrackerUrl::Udp { host, port }) => {
+                let addr = match host.parse::<IpAddr>() {
+                    Ok(ip) => Some(SocketAddr::new(ip, port)),
+                    Err(_) => match self.dns.get(&(host, port)) {
+                        Some(Dns::Ready(addr, _)) => Some(*addr),
+                        _ => None,
+                    },
+                };
+                let Some(addr) = addr.filter(|a| self.socket_for(a).is_some()) else {
+                    return self.scrapes.deferred(now, &b.url);
+                };
+                match self.udp_client(addr).scrape(now, b.hashes) {
+                    Ok(op) => {
+                        self.scrape_ops.insert((addr, op), b.url);
+                    }
+                    Err(e) => self.scrapes.failed(now, &b.url, &e.to_string()),
+                }
+            }
+            Err(e) => self.scrapes.failed(now, &b.url, &e.to_string()),
         }
     }
 
@@ -438,6 +509,7 @@ impl Trackers {
                     .get(usize::from(o.tracker.0))
                     .is_some_and(|t| t.fails > 0 || t.swarm.is_none());
                 let url = self.url(o);
+                self.scrapes.announced(now, &url, o.torrent);
                 if news {
                     tracing::info!("tracker {url}: announced, {} peers", r.peers.len());
                 } else {
@@ -494,10 +566,17 @@ impl Trackers {
             let (op, outcome) = match ev {
                 UdpEvent::Announced { op, response } => (op, Ok(response)),
                 UdpEvent::Failed { op, error } => (op, Err(error)),
-                UdpEvent::Scraped { .. } => continue,
+                UdpEvent::Scraped { op, response } => {
+                    if let Some(url) = self.scrape_ops.remove(&(addr, op)) {
+                        self.scrapes.scraped(now, &url, &response);
+                    }
+                    continue;
+                }
             };
             if let Some(o) = self.udp_ops.remove(&(addr, op)) {
                 self.outcome(now, o, outcome, found);
+            } else if let (Err(e), Some(url)) = (outcome, self.scrape_ops.remove(&(addr, op))) {
+                self.scrapes.failed(now, &url, &e.to_string());
             }
         }
     }
@@ -505,6 +584,7 @@ impl Trackers {
     /// Shutdown: sends `stopped` to every tracker that may list us.
     /// Returns how many answers are awaited ([`Self::stops_pending`]).
     pub(crate) fn stop_all(&mut self, now: Instant, pool: &Pool) -> usize {
+        self.scrapes.stop();
         let stops = self.sched.shutdown();
         for a in stops {
             self.start(now, a, pool, true);
@@ -525,8 +605,14 @@ impl Trackers {
             return Vec::new();
         };
         keys.iter()
-            .flat_map(|k| self.sched.trackers(*k))
-            .map(|t| TrackerReport {
+            .flat_map(|k| self.sched.trackers(*k).into_iter().map(move |t| (*k, t)))
+            .map(|(k, t)| TrackerReport {
+                scrape: self.scrapes.record(&t.url, k).map(|r| ScrapeReport {
+                    complete: r.complete,
+                    incomplete: r.incomplete,
+                    downloaded: r.downloaded,
+                    scraped_at: r.at,
+                }),
                 url: t.url,
                 ok: t.fails == 0 && t.swarm.is_some(),
                 fails: t.fails,

@@ -43,8 +43,39 @@ pub fn eventually(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
-/// An HTTP tracker answering every announce with `peers` (compact) and
-/// recording each request's path and query.
+/// The `info_hash` values of a request's query, percent-decoded.
+pub fn query_hashes(path: &str) -> Vec<Vec<u8>> {
+    let query = path.split_once('?').map_or("", |(_, q)| q);
+    query
+        .split('&')
+        .filter_map(|kv| kv.strip_prefix("info_hash="))
+        .map(|v| {
+            let b = v.as_bytes();
+            let mut out = Vec::new();
+            let mut i = 0;
+            while i < b.len() {
+                if b[i] == b'%' {
+                    let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap();
+                    out.push(u8::from_str_radix(hex, 16).unwrap());
+                    i += 3;
+                } else {
+                    out.push(b[i]);
+                    i += 1;
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+/// Counts the scripted HTTP tracker's scrapes report for every hash.
+pub const HTTP_SCRAPE: (u32, u32, u32) = (11, 22, 33); // complete, downloaded, incomplete
+/// Counts the scripted UDP tracker's scrapes report for every hash.
+pub const UDP_SCRAPE: (u32, u32, u32) = (44, 55, 66); // seeders, completed, leechers
+
+/// An HTTP tracker answering every announce with `peers` (compact), every
+/// `/scrape` with [`HTTP_SCRAPE`] for each hash asked about, and recording
+/// each request's path and query.
 pub struct HttpTracker {
     pub addr: SocketAddr,
     pub requests: Arc<Mutex<Vec<String>>>,
@@ -84,13 +115,31 @@ impl HttpTracker {
                 let text = String::from_utf8_lossy(&req).into_owned();
                 let line = text.lines().next().unwrap_or_default().to_string();
                 let path = line.split(' ').nth(1).unwrap_or_default().to_string();
+                let scrape_body;
+                let body = if path.starts_with("/scrape") {
+                    let (c, d, i) = HTTP_SCRAPE;
+                    let mut b = b"d5:filesd".to_vec();
+                    for h in query_hashes(&path) {
+                        b.extend_from_slice(format!("{}:", h.len()).as_bytes());
+                        b.extend_from_slice(&h);
+                        b.extend_from_slice(
+                            format!("d8:completei{c}e10:downloadedi{d}e10:incompletei{i}ee")
+                                .as_bytes(),
+                        );
+                    }
+                    b.extend_from_slice(b"ee");
+                    scrape_body = b;
+                    &scrape_body
+                } else {
+                    &body
+                };
                 r.lock().unwrap().push(path);
                 let _ = write!(
                     s,
                     "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                     body.len()
                 );
-                let _ = s.write_all(&body);
+                let _ = s.write_all(body);
             }
         });
         HttpTracker {
@@ -129,10 +178,13 @@ pub struct UdpAnnounce {
     pub port: u16,
 }
 
-/// A BEP 15 tracker answering connects and announces (with `peers`).
+/// A BEP 15 tracker answering connects, announces (with `peers`) and
+/// scrapes (with [`UDP_SCRAPE`]).
 pub struct UdpTracker {
     pub addr: SocketAddr,
     pub announces: Arc<Mutex<Vec<UdpAnnounce>>>,
+    /// The hashes of each scrape request.
+    pub scrapes: Arc<Mutex<Vec<Vec<[u8; 20]>>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -144,7 +196,12 @@ impl UdpTracker {
         let addr = s.local_addr().unwrap();
         let announces = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (a, st) = (Arc::clone(&announces), Arc::clone(&stop));
+        let scrapes = Arc::new(Mutex::new(Vec::new()));
+        let (a, st, sc) = (
+            Arc::clone(&announces),
+            Arc::clone(&stop),
+            Arc::clone(&scrapes),
+        );
         let thread = std::thread::spawn(move || {
             let mut buf = [0u8; 2048];
             let conn_id = 0x1122_3344_5566_7788u64;
@@ -182,6 +239,23 @@ impl UdpTracker {
                         out.extend_from_slice(&compact(&peers));
                         s.send_to(&out, from).unwrap();
                     }
+                    2 => {
+                        assert_eq!(u64::from_be_bytes(p[0..8].try_into().unwrap()), conn_id);
+                        let hashes: Vec<[u8; 20]> = p[16..]
+                            .chunks_exact(20)
+                            .map(|h| h.try_into().unwrap())
+                            .collect();
+                        let mut out = 2u32.to_be_bytes().to_vec();
+                        out.extend_from_slice(tid);
+                        let (se, co, le) = UDP_SCRAPE;
+                        for _ in &hashes {
+                            for v in [se, co, le] {
+                                out.extend_from_slice(&v.to_be_bytes());
+                            }
+                        }
+                        sc.lock().unwrap().push(hashes);
+                        s.send_to(&out, from).unwrap();
+                    }
                     _ => {}
                 }
             }
@@ -189,6 +263,7 @@ impl UdpTracker {
         UdpTracker {
             addr,
             announces,
+            scrapes,
             stop,
             thread: Some(thread),
         }
@@ -200,6 +275,10 @@ impl UdpTracker {
 
     pub fn announces(&self) -> Vec<UdpAnnounce> {
         self.announces.lock().unwrap().clone()
+    }
+
+    pub fn scrapes(&self) -> Vec<Vec<[u8; 20]>> {
+        self.scrapes.lock().unwrap().clone()
     }
 }
 
