@@ -202,7 +202,7 @@ impl Seeder {
                 source,
             })?;
         for a in &bound.addrs {
-            tracing::info!(
+            tracing::debug!(
                 "listening on {a} with {shards} shards ({} send path)",
                 config.send_path
             );

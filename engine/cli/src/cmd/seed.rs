@@ -235,6 +235,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Ok);
     }
     let json = config.json;
+    let send_path = config.send_path;
     let seeder = Seeder::start(config).context("cannot start seeding")?;
     seeder
         .stop_on_signals()
@@ -267,7 +268,11 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         }
     }
     for a in seeder.local_addrs() {
-        tracing::info!("listening on {a} ({} shards)", seeder.shards());
+        tracing::info!(
+            "listening on {a} ({} shards, {} send path)",
+            seeder.shards(),
+            send_path
+        );
     }
     seeder.wait();
     tracing::info!("stopped");

@@ -77,6 +77,9 @@ pub(crate) struct Shard {
     pub(crate) table: RefCell<Table>,
     conns: RefCell<HashMap<u64, Rc<Conn>>>,
     next_id: Cell<u64>,
+    /// Set when the shard starts stopping: the accept errors that closing
+    /// the listeners causes are then expected, not worth a warning.
+    stopping: Cell<bool>,
     session: Arc<SessionConfig>,
     pub(crate) send_path: SendPath,
     max_conns: usize,
@@ -285,6 +288,7 @@ async fn shard_main(spec: ShardSpec) {
         table: RefCell::new(table),
         conns: RefCell::new(HashMap::new()),
         next_id: Cell::new(0),
+        stopping: Cell::new(false),
         session: spec.session,
         send_path: spec.send_path,
         max_conns: spec.max_conns,
@@ -324,6 +328,7 @@ async fn shard_main(spec: ShardSpec) {
     }
 
     // Stop: no new peers, close the others, wait (a little) for their tasks.
+    shard.stopping.set(true);
     for s in &stoppers {
         // On a listening socket, shutdown(SHUT_RD) ends the listening.
         let _ = s.shutdown(std::net::Shutdown::Read);
@@ -365,6 +370,10 @@ async fn accept_loop(shard: Rc<Shard>, listener: glommio::net::TcpListener) {
                 let session =
                     PeerSession::inbound(Arc::clone(&shard.session), addr, Instant::now());
                 shard.add_conn(session, stream, None);
+            }
+            Err(e) if shard.stopping.get() => {
+                tracing::debug!("shard {}: listener closed: {e}", shard.index);
+                return;
             }
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning.
