@@ -37,7 +37,7 @@ mod verify;
 
 pub use error::StorageError;
 pub use layout::{Layout, Span, SpanSource, Spans};
-pub use store::{Chunk, FileStamp, FileState, Slices, Storage};
+pub use store::{Chunk, FileStamp, FileState, Slices, Storage, ZEROS};
 pub use verify::{
     verify, verify_pieces, verify_storage, FileReport, FileVerdict, VerifyOptions, VerifyReport,
 };

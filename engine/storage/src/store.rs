@@ -110,8 +110,9 @@ impl Chunk<'_> {
     }
 }
 
-/// A zero page source for pad files and gaps.
-pub(crate) static ZEROS: [u8; 65536] = [0u8; 65536];
+/// Zeros to send or hash for pad files and v2 gaps ([`Chunk::Zeros`]), so
+/// no caller allocates them.
+pub static ZEROS: [u8; 65536] = [0u8; 65536];
 
 /// The data of one torrent on disk: a read-only mapping of every non-pad,
 /// non-empty file of the expected size, and the state of every file.

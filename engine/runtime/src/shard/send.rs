@@ -35,7 +35,7 @@ use std::task::{Context, Poll};
 use futures_lite::io::AsyncWrite;
 use glommio::net::TcpStream;
 use seedcore_protocol::wire::PIECE_HEADER_LEN;
-use seedcore_storage::{Chunk, SpanSource};
+use seedcore_storage::{Chunk, SpanSource, ZEROS};
 
 use crate::config::SendPath;
 use crate::sys;
@@ -50,9 +50,6 @@ pub(crate) const WRITEV_BATCH: usize = 256 << 10;
 /// Read-ahead asked for when a block starts outside the last advised
 /// range: the rest of its piece, up to this much.
 pub(crate) const ADVISE_WINDOW: u64 = 1 << 20;
-
-/// Zeros for pad files and v2 gaps.
-static ZEROS: [u8; 16384] = [0u8; 16384];
 
 /// One thing to write.
 #[derive(Debug)]
