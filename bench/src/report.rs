@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::load::stats::{Counters, ErrorKind, ThreadStats};
+use crate::load::stats::{Counters, DepthStats, ErrorKind, ThreadStats};
 use crate::load::LoadConfig;
 use crate::procstat::{self, CpuTimes};
 
@@ -126,6 +126,63 @@ pub struct Target {
     pub memory: TargetSample,
 }
 
+/// The request pipelines: how they were sized and how deep they were.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DepthReport {
+    /// `--depth` as given: a number, `reqq` or `auto`.
+    pub mode: String,
+    /// Everything that sized it, in words.
+    pub setting: String,
+    /// Smallest `reqq` a seeder connection advertised (null: none did).
+    pub seeder_reqq_min: Option<u32>,
+    /// Largest.
+    pub seeder_reqq_max: Option<u32>,
+    /// Target depth of unchoked peers, sampled 4 times a second over the
+    /// measured part: mean, smallest and largest.
+    pub target_mean: Option<f64>,
+    /// Smallest sampled target.
+    pub target_min: Option<u64>,
+    /// Largest sampled target.
+    pub target_max: Option<u64>,
+    /// Requests actually in flight per unchoked peer, mean over the same
+    /// samples (below the target when the torrent or the seeder's answers
+    /// ran short, or blocks were held by the write latency).
+    pub in_flight_mean: Option<f64>,
+    /// Most requests in flight seen on one peer.
+    pub in_flight_max: Option<u64>,
+    /// Peer-ticks sampled.
+    pub samples: u64,
+    /// The depth used, in one short phrase: `250`, or `2-250 (mean 180)`
+    /// when it varied; `-` when no peer was unchoked.
+    pub used: String,
+}
+
+impl DepthReport {
+    fn new(cfg: &crate::load::DepthConfig, d: &DepthStats) -> DepthReport {
+        let n = d.samples;
+        let mean = |sum: u64| (n > 0).then(|| sum as f64 / n as f64);
+        let target_mean = mean(d.target_sum);
+        let used = match (d.target_min, target_mean) {
+            (Some(lo), Some(_)) if lo == d.target_max => lo.to_string(),
+            (Some(lo), Some(m)) => format!("{lo}-{} (mean {m:.0})", d.target_max),
+            _ => "-".to_string(),
+        };
+        DepthReport {
+            mode: cfg.mode.name(),
+            setting: cfg.describe(),
+            seeder_reqq_min: d.seeder_reqq.map(|r| r.0),
+            seeder_reqq_max: d.seeder_reqq.map(|r| r.1),
+            target_mean,
+            target_min: d.target_min,
+            target_max: (n > 0).then_some(d.target_max),
+            in_flight_mean: mean(d.in_flight_sum),
+            in_flight_max: (n > 0).then_some(d.in_flight_max),
+            samples: n,
+            used,
+        }
+    }
+}
+
 /// Errors by kind (see [`ErrorKind`] for what each means).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ErrorCounts {
@@ -191,8 +248,10 @@ pub struct LoadReport {
     pub ramp_s: f64,
     /// Churn, percent per second.
     pub churn_pct: f64,
-    /// Request pipeline depth.
-    pub depth: u32,
+    /// Request pipelines.
+    pub depth: DepthReport,
+    /// What carried the bytes (`tcp`).
+    pub transport: &'static str,
     /// Piece order.
     pub order: &'static str,
     /// Whether pieces were SHA-1 checked.
@@ -310,7 +369,8 @@ impl LoadReport {
             elapsed_s: secs,
             ramp_s: cfg.ramp.as_secs_f64(),
             churn_pct: cfg.churn_pct,
-            depth: cfg.depth,
+            depth: DepthReport::new(&cfg.depth, &totals.depth),
+            transport: cfg.transport.name(),
             order: cfg.order.name(),
             verify: cfg.verify,
             bytes: Bytes {
@@ -357,10 +417,10 @@ impl LoadReport {
         );
         let _ = writeln!(
             s,
-            "  torrent      {} ({})  depth {}  order {}  verify {}  ramp {:.1}s  churn {}%/s",
+            "  torrent      {} ({})  {}  order {}  verify {}  ramp {:.1}s  churn {}%/s",
             self.torrent,
             self.info_hash,
-            self.depth,
+            self.transport,
             self.order,
             self.verify,
             self.ramp_s,
@@ -378,6 +438,20 @@ impl LoadReport {
             s,
             "  throughput   {:.1} MB/s = {:.2} Gbit/s  ({} data bytes, {} on the wire)",
             self.throughput.mb_s, self.throughput.gbit_s, self.bytes.data, self.bytes.wire
+        );
+        let d = &self.depth;
+        let reqq = match (d.seeder_reqq_min, d.seeder_reqq_max) {
+            (Some(lo), Some(hi)) if lo == hi => format!("seeder reqq {lo}"),
+            (Some(lo), Some(hi)) => format!("seeder reqq {lo}-{hi}"),
+            _ => "no seeder reqq".to_string(),
+        };
+        let _ = writeln!(
+            s,
+            "  depth        {} -> {} ({reqq}); in flight mean {} max {}",
+            d.setting,
+            d.used,
+            d.in_flight_mean.map_or("-".into(), |m| format!("{m:.1}")),
+            d.in_flight_max.map_or("-".into(), |m| m.to_string()),
         );
         let p = &self.per_peer_mb_s;
         let _ = writeln!(

@@ -69,7 +69,7 @@ fn load_against_raw_seed_verifies_every_piece() {
 
     let mut cfg = config(&t, addr, 4, 2.0);
     cfg.verify = true;
-    cfg.depth = 16;
+    cfg.depth.mode = seedcore_bench::load::DepthMode::Fixed(16);
     let r = run_bounded(&cfg);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let seeded = seed_thread.join().unwrap();

@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use seedcore_bench::load::{self, LoadConfig, Order};
+use seedcore_bench::load::{self, DepthConfig, DepthMode, LoadConfig, Order};
 use seedcore_bench::rawseed::{RawSeed, RawSeedConfig};
 use seedcore_bench::{net, torrent};
 
@@ -70,9 +70,28 @@ struct LoadArgs {
     /// `interested`, no requests), to measure the cost of held connections.
     #[arg(long)]
     idle: bool,
-    /// 16 KiB requests kept in flight per peer.
-    #[arg(long, default_value_t = 64)]
-    depth: u32,
+    /// 16 KiB requests kept in flight per peer: a number (clamped to the
+    /// seeder's reqq), `reqq` (as many as the seeder advertises; 250 if it
+    /// advertises none) or `auto` (libtorrent's sizing: download rate x
+    /// --request-queue-time / 16 KiB, capped by the seeder's reqq).
+    #[arg(long, default_value = "reqq")]
+    depth: DepthMode,
+    /// With --depth auto: seconds of download the pipeline holds
+    /// (libtorrent's request_queue_time).
+    #[arg(long, default_value_t = 3.0)]
+    request_queue_time: f64,
+    /// With --depth auto: the cap when the seeder advertises no reqq
+    /// (libtorrent's max_out_request_queue).
+    #[arg(long, default_value_t = load::depth::DEFAULT_AUTO_MAX)]
+    max_depth: u32,
+    /// Milliseconds a received block keeps its pipeline slot, as a client
+    /// writing and hashing it would (0: freed on arrival).
+    #[arg(long, default_value_t = 0.0)]
+    write_latency: f64,
+    /// Request past the seeder's reqq (with a number or `auto`), as
+    /// rtorrent does: the seeder must reject or serve the excess.
+    #[arg(long)]
+    ignore_reqq: bool,
     /// Piece order.
     #[arg(long, value_enum, default_value = "random")]
     order: OrderArg,
@@ -181,7 +200,13 @@ fn cmd_load(a: LoadArgs) -> Result<ExitCode> {
     cfg.torrent_path = a.torrent;
     cfg.warmup = secs(a.warmup, "--warmup")?;
     cfg.idle = a.idle;
-    cfg.depth = a.depth;
+    cfg.depth = DepthConfig {
+        mode: a.depth,
+        queue_time: secs(a.request_queue_time, "--request-queue-time")?,
+        auto_max: a.max_depth,
+        ignore_reqq: a.ignore_reqq,
+        write_latency: secs(a.write_latency / 1000.0, "--write-latency")?,
+    };
     cfg.order = match a.order {
         OrderArg::Random => Order::Random,
         OrderArg::Sequential => Order::Sequential,

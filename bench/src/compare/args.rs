@@ -84,9 +84,11 @@ pub struct CompareArgs {
     /// Runs with more peers than this use `--ramp`.
     #[arg(long, default_value_t = 256)]
     pub ramp_above: usize,
-    /// Requests in flight per simulated peer.
-    #[arg(long, default_value_t = 64)]
-    pub depth: u32,
+    /// Requests in flight per simulated peer: a number, `reqq` (as many
+    /// as each seeder advertises in its BEP 10 handshake, 250 if none) or
+    /// `auto` (libtorrent's rate-based sizing); see `load --depth`.
+    #[arg(long, default_value = "reqq")]
+    pub depth: crate::load::DepthMode,
     /// Runs per seeder and peer count (the report shows the median).
     #[arg(long, default_value_t = 1)]
     pub reps: usize,
@@ -164,7 +166,7 @@ pub struct Plan {
     /// Runs above this many peers ramp.
     pub ramp_above: usize,
     /// Pipeline depth.
-    pub depth: u32,
+    pub depth: crate::load::DepthMode,
     /// Runs per seeder and peer count.
     pub reps: usize,
     /// Seeders, no repeats.
@@ -386,9 +388,6 @@ impl CompareArgs {
         if duration.is_zero() {
             return Err(bad("--duration must be more than 0 seconds"));
         }
-        if self.depth == 0 {
-            return Err(bad("--depth must be at least 1"));
-        }
         if self.reps == 0 {
             return Err(bad("--reps must be at least 1"));
         }
@@ -514,7 +513,16 @@ mod tests {
         assert!(e(&["--data", "d", "--duration=-1"]).contains("--duration"));
         assert!(e(&["--data", "d", "--cores", "7"]).contains("CPU 7"));
         assert!(e(&["--data", "d", "--size", "lots"]).contains("lots"));
-        assert!(e(&["--data", "d", "--depth", "0"]).contains("--depth"));
+        let err = Cli::try_parse_from(["c", "--data", "d", "--depth", "0"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("--depth"), "{err}");
+        assert_eq!(parse(&["--data", "d"]).depth, crate::load::DepthMode::Reqq);
+        assert_eq!(
+            parse(&["--data", "d", "--depth", "auto"]).depth,
+            crate::load::DepthMode::Auto
+        );
         assert!(e(&["--data", "d", "--reps", "0"]).contains("--reps"));
     }
 

@@ -21,7 +21,7 @@ pub(crate) struct LoadSpec<'a> {
     pub duration: Duration,
     pub warmup: Duration,
     pub ramp: Duration,
-    pub depth: u32,
+    pub depth: crate::load::DepthMode,
     pub threads: usize,
     pub pid: u32,
     pub idle: bool,
@@ -56,7 +56,7 @@ pub(crate) fn args(spec: &LoadSpec<'_>) -> Vec<String> {
         "--ramp".into(),
         secs(spec.ramp),
         "--depth".into(),
-        spec.depth.to_string(),
+        spec.depth.name(),
         "--threads".into(),
         spec.threads.to_string(),
         "--pid".into(),
@@ -163,6 +163,13 @@ pub(crate) fn measured(v: &Value) -> Result<Measured, String> {
         warmup_s: f(v, &["warmup_s"]).unwrap_or(0.0),
         ramp_s: f(v, &["ramp_s"]).unwrap_or(0.0),
         ready_s: 0.0,
+        depth_used: v
+            .get("depth")
+            .and_then(|d| d.get("used"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        seeder_reqq: u(v, &["depth", "seeder_reqq_max"]).and_then(|q| u32::try_from(q).ok()),
         command: String::new(),
     })
 }
@@ -181,6 +188,7 @@ mod tests {
                 "error_samples":{"closed_by_peer":"the peer closed the connection"},
                 "loadgen":{"cpu_s_per_gib":0.15},
                 "target_process":{"cpu":{"cpu_s_per_gib":0.4},"memory":{"peak_rss_kib":2048}},
+                "depth":{"used":"250","seeder_reqq_max":250},
                 "failures":[]}"#,
         )
         .unwrap();
@@ -191,6 +199,7 @@ mod tests {
         assert_eq!(m.peak_rss_kib, Some(2048));
         assert_eq!((m.latency_p50_ms, m.latency_p99_ms), (Some(1.5), Some(9.0)));
         assert_eq!(m.errors, 2);
+        assert_eq!((m.depth_used.as_str(), m.seeder_reqq), ("250", Some(250)));
         assert!(m
             .error_detail
             .starts_with("closed_by_peer 2; first closed_by_peer"));
@@ -207,7 +216,7 @@ mod tests {
             duration: Duration::from_secs(10),
             warmup: Duration::from_secs(3),
             ramp: Duration::from_millis(2500),
-            depth: 64,
+            depth: crate::load::DepthMode::Fixed(64),
             threads: 1,
             pid: 42,
             idle: true,

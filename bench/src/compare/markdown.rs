@@ -51,7 +51,7 @@ fn row(
         Err(why) => {
             let _ = writeln!(
                 s,
-                "| {name} | not measured: {} | | | | | | | | |",
+                "| {name} | not measured: {} | | | | | | | | | |",
                 cell(why)
             );
             return;
@@ -67,8 +67,15 @@ fn row(
         error_detail,
         latency_p50_ms,
         latency_p99_ms,
+        depth_used,
+        seeder_reqq,
         ..
     } = sm.median;
+    let depth = match (depth_used.as_str(), seeder_reqq) {
+        ("", _) => "-".to_string(),
+        (d, Some(q)) => format!("{d} (reqq {q})"),
+        (d, None) => format!("{d} (no reqq)"),
+    };
     let mut errs = if *errors == 0 {
         "0".to_string()
     } else {
@@ -90,7 +97,7 @@ fn row(
     };
     let _ = writeln!(
         s,
-        "| {name} | {}{spread} | {} | {} | {} | {} | {peers_with_data}/{peers} | {peers_open_at_end} | {} / {} | {errs} |",
+        "| {name} | {}{spread} | {} | {} | {} | {} | {peers_with_data}/{peers} | {peers_open_at_end} | {} / {} | {depth} | {errs} |",
         num(*gb_s),
         ratio(*gb_s, raw),
         ratio(*gb_s, lt),
@@ -119,6 +126,21 @@ fn timing(s: &mut String, label: &str, t: Option<&StartTiming>, n: usize) {
     }
 }
 
+/// How the intro describes the load's pipeline for `--depth`.
+fn depth_phrase(depth: &str) -> String {
+    match depth {
+        "reqq" => "keeping as many requests of 16 KiB in flight as the seeder advertises \
+                   in its BEP 10 `reqq` (250 when it advertises none)"
+            .to_string(),
+        "auto" => "sizing its pipeline of 16 KiB requests as libtorrent does (download \
+                   rate x 3 s / 16 KiB, at most the seeder's `reqq`)"
+            .to_string(),
+        n => format!(
+            "keeping {n} requests of 16 KiB in flight (fewer if the seeder's `reqq` is lower)"
+        ),
+    }
+}
+
 /// The Markdown report; `svg` is the chart's file name (same folder).
 pub fn markdown(r: &Results, svg: &str) -> String {
     let mut s = String::new();
@@ -135,8 +157,9 @@ pub fn markdown(r: &Results, svg: &str) -> String {
         s,
         "Written by `seedcore-bench compare` ({} UTC). The same load against each \
          seeder: `seedcore-bench load` with N simulated leechers, each from its own \
-         127.x.y.z address, each keeping {} requests of 16 KiB in flight in random \
-         piece order, counting and discarding the data. Torrent: {:.0} MiB in one file, \
+         127.x.y.z address, each {} in random \
+         piece order, counting and discarding the data (column **depth**: the \
+         depth used and the `reqq` the seeder advertised). Torrent: {:.0} MiB in one file, \
          {} pieces of {} KiB, page cache warm (read once before the runs; every seeder \
          also checks the data at start). Each run starts a fresh seeder process pinned \
          to CPU {} and the load generator ({} thread{}) pinned to CPU {}; a run is \
@@ -144,7 +167,7 @@ pub fn markdown(r: &Results, svg: &str) -> String {
          runs every 10 s), then {:.0} s measured. Runs of more than {} peers connect \
          over a {:.0} s ramp inside the warm-up. Loopback only.\n",
         r.started,
-        su.depth,
+        depth_phrase(&su.depth),
         su.total_bytes as f64 / (1u64 << 20) as f64,
         su.pieces,
         su.piece_length / 1024,
@@ -194,11 +217,11 @@ pub fn markdown(r: &Results, svg: &str) -> String {
         let _ = writeln!(s, "## {peers} peer{}\n", if peers == 1 { "" } else { "s" });
         let _ = writeln!(
             s,
-            "| seeder | GB/s | x raw | x lt | CPU s/GiB | peak RSS MiB | with data / asked | open | p50 / p99 ms | errors |"
+            "| seeder | GB/s | x raw | x lt | CPU s/GiB | peak RSS MiB | with data / asked | open | p50 / p99 ms | depth | errors |"
         );
         let _ = writeln!(
             s,
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
         );
         for name in &su.seeders {
             if let Some(sum) = r.summary(name, peers) {

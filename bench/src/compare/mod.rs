@@ -252,7 +252,7 @@ pub fn run(plan: &Plan) -> Result<Results, CompareError> {
             transmission_warmup_s: plan.transmission_warmup.as_secs_f64(),
             ramp_s: plan.ramp.as_secs_f64(),
             ramp_above: plan.ramp_above,
-            depth: plan.depth,
+            depth: plan.depth.name(),
             reps: plan.reps,
             seeder_threads: plan.seeder_cores.len(),
             loadgen_threads: plan.loadgen_cores.len(),

@@ -61,8 +61,10 @@ pub struct Setup {
     pub ramp_s: f64,
     /// Runs above this many peers ramp.
     pub ramp_above: usize,
-    /// Requests in flight per peer.
-    pub depth: u32,
+    /// `--depth`: a number, `reqq` or `auto` (files written before the
+    /// modes existed hold a number).
+    #[serde(deserialize_with = "number_or_string")]
+    pub depth: String,
     /// Seeder threads where it has the knob (seedcore shards, raw-seed).
     pub seeder_threads: usize,
     /// Load-generator threads.
@@ -74,6 +76,20 @@ pub struct Setup {
     pub seeders: Vec<String>,
     /// Peer counts.
     pub peers: Vec<usize>,
+}
+
+/// A JSON number or string, as a string.
+fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Num(u64),
+        Str(String),
+    }
+    Ok(match Raw::deserialize(d)? {
+        Raw::Num(n) => n.to_string(),
+        Raw::Str(s) => s,
+    })
 }
 
 /// One measured run.
@@ -105,6 +121,13 @@ pub struct Measured {
     pub ramp_s: f64,
     /// Seconds from spawn to the first answered handshake.
     pub ready_s: f64,
+    /// The pipeline depth the load used against this seeder (`250`, or
+    /// `2-250 (mean 180)` when it varied); empty in older files.
+    #[serde(default)]
+    pub depth_used: String,
+    /// The `reqq` the seeder advertised (largest seen; none: it sent none).
+    #[serde(default)]
+    pub seeder_reqq: Option<u32>,
     /// The load command.
     pub command: String,
 }

@@ -104,7 +104,7 @@ pub fn chart(r: &Results) -> String {
         r##"<text x="{}" y="40" font-size="11" fill="#555555" text-anchor="middle">{}</text>"##,
         LEFT + pw / 2.0,
         esc(&format!(
-            "seeder on CPU {}, load generator on CPU {}; {} MiB torrent, {} requests in flight per peer{}",
+            "seeder on CPU {}, load generator on CPU {}; {} MiB torrent, depth {} per peer{}",
             r.machine.seeder_cores,
             r.machine.loadgen_cores,
             su.total_bytes >> 20,

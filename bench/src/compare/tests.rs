@@ -12,6 +12,8 @@ fn measured(gb_s: f64, cpu: f64, with_data: usize) -> Measured {
         peers_open_at_end: with_data,
         latency_p50_ms: Some(1.5),
         latency_p99_ms: Some(9.25),
+        depth_used: "250".into(),
+        seeder_reqq: Some(250),
         command: "taskset -c 1 seedcore-bench load --peers 16".into(),
         ..Measured::default()
     }
@@ -52,7 +54,7 @@ fn sample() -> Results {
             transmission_warmup_s: 15.0,
             ramp_s: 2.0,
             ramp_above: 256,
-            depth: 64,
+            depth: "64".into(),
             loadgen_threads: 1,
             seeder_threads: 1,
             seeders: vec![
@@ -128,7 +130,9 @@ fn tables_have_ratios_failures_and_extras() {
     assert!(md.contains("## 16 peers\n"));
     // 3.0 GB/s: 0.75 of the 4.0 ceiling, 3.00x libtorrent.
     assert!(
-        md.contains("| seedcore | 3.00 | 0.75 | 3.00 | 0.30 | 300 | 1/1 | 1 | 1.5 / 9.2 | 0 |"),
+        md.contains(
+            "| seedcore | 3.00 | 0.75 | 3.00 | 0.30 | 300 | 1/1 | 1 | 1.5 / 9.2 | 250 (reqq 250) | 0 |"
+        ),
         "{md}"
     );
     // 2.5 GB/s at 16: 0.50 of 5.0, 2.00x 1.25.
@@ -270,4 +274,19 @@ fn repetitions_report_the_median_run_and_the_range() {
     assert!(md.contains("; 1 of 4 runs not measured: seedcore exited |"));
     assert_eq!(r.summary("transmission", 16), Some(Err("not seeding")));
     assert_eq!(r.summary("aria2", 16), None);
+}
+
+#[test]
+fn results_written_before_depth_modes_still_load() {
+    // The committed 2026-11-21 run has a numeric `depth` and no
+    // `depth_used`: `--render` must still read it.
+    let text = include_str!("../../results/2026-11-21-vm.json");
+    let r: Results = serde_json::from_str(text).unwrap();
+    assert_eq!(r.setup.depth, "64");
+    let md = markdown(&r, "x.svg");
+    assert!(
+        md.contains("keeping 64 requests of 16 KiB in flight"),
+        "{md}"
+    );
+    assert!(md.contains("| - | "), "old runs show no depth used");
 }

@@ -10,9 +10,11 @@
 //! and gives up on a worker that has not reported within a grace period,
 //! so `run` always returns.
 
+pub mod depth;
 mod pieces;
 mod session;
 pub mod stats;
+pub mod transport;
 mod worker;
 
 use std::path::PathBuf;
@@ -21,8 +23,10 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub use depth::{DepthConfig, DepthMode};
 pub use pieces::Order;
 pub use session::{our_reserved, SessionConfig, SessionError};
+pub use transport::TransportKind;
 pub use worker::RECV_SIZE;
 
 use crate::net::{self, NetError};
@@ -56,8 +60,10 @@ pub struct LoadConfig {
     pub warmup: Duration,
     /// Idle peers: handshake and extended handshake, then silence.
     pub idle: bool,
-    /// Requests in flight per peer.
-    pub depth: u32,
+    /// How many requests each peer keeps in flight.
+    pub depth: DepthConfig,
+    /// What carries the peers' bytes.
+    pub transport: TransportKind,
     /// Piece order.
     pub order: Order,
     /// SHA-1-check every completed piece.
@@ -83,9 +89,10 @@ pub struct LoadConfig {
 }
 
 impl LoadConfig {
-    /// A configuration with the documented defaults: depth 64, random
-    /// order, no warm-up/idle/verify/ramp/churn, all cores, 1 s retry delay, 5 s connect
-    /// and 10 s handshake timeouts.
+    /// A configuration with the documented defaults: the depth the
+    /// seeder's `reqq` allows, plain TCP, random order, no
+    /// warm-up/idle/verify/ramp/churn, all cores, 1 s retry delay, 5 s
+    /// connect and 10 s handshake timeouts.
     pub fn new(
         torrent: Arc<Torrent>,
         target: std::net::SocketAddr,
@@ -100,7 +107,8 @@ impl LoadConfig {
             duration,
             warmup: Duration::ZERO,
             idle: false,
-            depth: 64,
+            depth: DepthConfig::default(),
+            transport: TransportKind::default(),
             order: Order::Random,
             verify: false,
             ramp: Duration::ZERO,
@@ -152,8 +160,8 @@ fn validate(cfg: &LoadConfig) -> Result<(), LoadError> {
     if cfg.duration.is_zero() {
         return bad("--duration must be more than 0 seconds");
     }
-    if cfg.depth == 0 {
-        return bad("--depth must be at least 1");
+    if let Err(e) = cfg.depth.validate() {
+        return Err(LoadError::Config(e));
     }
     if !(0.0..=100.0).contains(&cfg.churn_pct) {
         return bad("--churn is a percentage: 0 to 100");
@@ -192,6 +200,7 @@ pub fn run(cfg: &LoadConfig) -> Result<LoadReport, LoadError> {
     let run_cfg = Arc::new(RunConfig {
         torrent: Arc::clone(&cfg.torrent),
         target: cfg.target,
+        transport: cfg.transport,
         session: SessionConfig {
             depth: cfg.depth,
             order: cfg.order,
@@ -364,6 +373,31 @@ mod tests {
             assert_eq!(r.peers_open_at_end, 3);
             assert_eq!((r.counters.requests, r.bytes.data), (0, 0));
             assert_eq!(r.errors.total(), 0, "{:?}", r.error_samples);
+        });
+    }
+
+    #[test]
+    fn depth_follows_the_seeders_reqq_and_is_reported() {
+        with_raw_seed(|cfg| {
+            // raw-seed advertises reqq 2048.
+            let r = run(cfg).unwrap();
+            assert_eq!(r.depth.mode, "reqq");
+            assert_eq!(r.depth.seeder_reqq_max, Some(2048));
+            assert_eq!(r.depth.used, "2048");
+            assert!(r.depth.samples > 0);
+            let mut c = cfg.clone();
+            c.depth.mode = DepthMode::Fixed(8);
+            let r = run(&c).unwrap();
+            assert_eq!(
+                (r.depth.used.as_str(), r.depth.in_flight_max),
+                ("8", Some(8))
+            );
+            let mut c = cfg.clone();
+            c.depth.mode = DepthMode::Auto;
+            let r = run(&c).unwrap();
+            assert!(r.bytes.data > 0);
+            let hi = r.depth.target_max.unwrap();
+            assert!((2..=2048).contains(&hi), "{:?}", r.depth);
         });
     }
 

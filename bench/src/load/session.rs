@@ -6,8 +6,9 @@
 //! at once; on the seeder's handshake we check the info-hash, then send
 //! `have none` (when both sides speak Fast, which then requires a first
 //! have-message), the BEP 10 extended handshake (when both speak LTEP) and
-//! `interested`. After `unchoke` a pipeline of `depth` 16 KiB requests is
-//! kept full (clamped to the seeder's `reqq`). A `choke` moves every
+//! `interested`. After `unchoke` a pipeline of 16 KiB requests is kept
+//! full, as deep as [`Pipeline`] says (a fixed depth, the seeder's `reqq`,
+//! or libtorrent's rate-based sizing; see [`super::depth`]). A `choke` moves every
 //! outstanding request back to a retry list, whether or not Fast is on
 //! (a Fast seeder rejects them too, and a block that was served anyway is
 //! still accepted from the retry list), so no request can be lost.
@@ -21,6 +22,7 @@ use seedcore_protocol::wire::{
     HANDSHAKE_LEN,
 };
 
+use super::depth::{DepthConfig, Pipeline};
 use super::pieces::{BlockOutcome, HaveSet, Order, Pieces};
 use super::stats::{ErrorKind, ThreadStats};
 use crate::torrent::Torrent;
@@ -49,8 +51,8 @@ impl SessionError {
 /// Run-wide settings every session shares.
 #[derive(Clone, Copy, Debug)]
 pub struct SessionConfig {
-    /// Requests kept in flight.
-    pub depth: u32,
+    /// How many requests are kept in flight.
+    pub depth: DepthConfig,
     /// Piece order.
     pub order: Order,
     /// SHA-1-check completed pieces.
@@ -91,7 +93,7 @@ pub(crate) struct Session {
     choked: bool,
     fast: bool,
     have: HaveSet,
-    depth: usize,
+    pipeline: Pipeline,
     idle: bool,
     outstanding: VecDeque<Outstanding>,
     retry: Vec<BlockRequest>,
@@ -118,7 +120,7 @@ impl Session {
             choked: true,
             fast: false,
             have: HaveSet::Nothing,
-            depth: usize::try_from(cfg.depth.max(1)).unwrap_or(1),
+            pipeline: Pipeline::new(cfg.depth, now),
             idle: cfg.idle,
             outstanding: VecDeque::new(),
             retry: Vec::new(),
@@ -135,9 +137,31 @@ impl Session {
     }
 
     /// Requests in flight.
-    #[cfg(test)]
     pub(crate) fn in_flight(&self) -> usize {
         self.outstanding.len()
+    }
+
+    /// Whether the seeder lets us request now.
+    pub(crate) fn unchoked(&self) -> bool {
+        self.handshaken && !self.choked && !self.idle
+    }
+
+    /// The pipeline depth this peer aims for now.
+    pub(crate) fn target_depth(&self) -> u32 {
+        self.pipeline.target()
+    }
+
+    /// When the session wants [`Session::on_time`] called next, beyond the
+    /// worker's regular tick: the next simulated write completing.
+    pub(crate) fn next_wake(&self) -> Option<Instant> {
+        self.pipeline.next_release()
+    }
+
+    /// Time passed: slots of written blocks come free, the rate estimate
+    /// rolls, and the pipeline is topped up.
+    pub(crate) fn on_time(&mut self, ctx: &mut Ctx<'_>) {
+        self.pipeline.on_time(ctx.now, !self.choked);
+        self.fill(ctx);
     }
 
     /// Queues a keep-alive when nothing was sent for `idle`.
@@ -175,6 +199,7 @@ impl Session {
                 }
             }
         }
+        self.pipeline.on_time(ctx.now, !self.choked);
         self.fill(ctx);
         Ok(used)
     }
@@ -201,7 +226,7 @@ impl Session {
         if common.extension_protocol() {
             let ext = ExtendedHandshake {
                 v: Some(concat!("seedcore-bench ", env!("CARGO_PKG_VERSION")).to_string()),
-                reqq: u32::try_from(self.depth).ok(),
+                reqq: Some(self.pipeline.target()),
                 ..ExtendedHandshake::default()
             };
             if let Ok(payload) = ext.to_bytes() {
@@ -261,8 +286,9 @@ impl Session {
                 // A malformed extended handshake costs nothing here: we use
                 // only `reqq` from it.
                 if let Ok(h) = ExtendedHandshake::decode(payload) {
-                    if let Some(reqq) = h.reqq.and_then(|q| usize::try_from(q).ok()) {
-                        self.depth = self.depth.min(reqq.max(1));
+                    self.pipeline.on_seeder_reqq(h.reqq);
+                    if let Some(q) = self.pipeline.seeder_reqq() {
+                        ctx.stats.depth.seeder_reqq(q);
                     }
                 }
             }
@@ -290,6 +316,7 @@ impl Session {
         stats.counters.blocks += 1;
         stats.counters.data_bytes += len;
         *ctx.peer_bytes += len;
+        self.pipeline.on_block(len, ctx.now);
         let expected = if let Some(pos) = self.find_outstanding(index, begin) {
             self.outstanding.remove(pos).map(|o| {
                 let us = ctx.now.saturating_duration_since(o.sent).as_micros();
@@ -325,12 +352,14 @@ impl Session {
         Ok(())
     }
 
-    /// Keeps `depth` requests in flight while unchoked.
+    /// Keeps the pipeline's target of requests in flight while unchoked
+    /// (blocks still being "written" hold their slots).
     fn fill(&mut self, ctx: &mut Ctx<'_>) {
-        if !self.handshaken || self.choked || self.idle {
+        if !self.unchoked() {
             return;
         }
-        while self.outstanding.len() < self.depth {
+        let target = usize::try_from(self.pipeline.target()).unwrap_or(usize::MAX);
+        while self.outstanding.len() + self.pipeline.writing() < target {
             let next = match self.retry.pop() {
                 Some(r) => Some(r),
                 None => self.pieces.next_request(&self.have, &ctx.torrent.geometry),

@@ -1,4 +1,5 @@
 use super::*;
+use crate::load::depth::{DepthMode, REQQ_ABSENT};
 use crate::load::stats::ThreadStats;
 use seedcore_protocol::metainfo::{build::TorrentBuilder, Metainfo};
 use seedcore_protocol::wire::decode_all;
@@ -20,6 +21,13 @@ fn setup() -> (Vec<u8>, Torrent) {
 }
 
 fn cfg(depth: u32) -> SessionConfig {
+    cfg_with(DepthConfig {
+        mode: DepthMode::Fixed(depth),
+        ..DepthConfig::default()
+    })
+}
+
+fn cfg_with(depth: DepthConfig) -> SessionConfig {
     SessionConfig {
         depth,
         order: Order::Sequential,
@@ -37,9 +45,13 @@ struct Harness {
 
 impl Harness {
     fn new(t: &Torrent, depth: u32) -> Harness {
+        Harness::with(t, cfg(depth))
+    }
+
+    fn with(t: &Torrent, c: SessionConfig) -> Harness {
         let t0 = Instant::now();
         Harness {
-            s: Session::new(t, &cfg(depth), *b"-SB0001-000000000000", 1, t0),
+            s: Session::new(t, &c, *b"-SB0001-000000000000", 1, t0),
             stats: ThreadStats::default(),
             bytes: 0,
             t0,
@@ -48,13 +60,29 @@ impl Harness {
 
     /// Feeds `input` and returns the consumed count.
     fn feed(&mut self, t: &Torrent, input: &[u8]) -> Result<usize, SessionError> {
+        self.feed_at(t, input, Duration::from_millis(5))
+    }
+
+    /// Feeds `input` at `t0 + at`.
+    fn feed_at(&mut self, t: &Torrent, input: &[u8], at: Duration) -> Result<usize, SessionError> {
         let mut ctx = Ctx {
             torrent: t,
             stats: &mut self.stats,
-            now: self.t0 + Duration::from_millis(5),
+            now: self.t0 + at,
             peer_bytes: &mut self.bytes,
         };
         self.s.on_bytes(input, &mut ctx)
+    }
+
+    /// Lets time pass to `t0 + at`.
+    fn time(&mut self, t: &Torrent, at: Duration) {
+        let mut ctx = Ctx {
+            torrent: t,
+            stats: &mut self.stats,
+            now: self.t0 + at,
+            peer_bytes: &mut self.bytes,
+        };
+        self.s.on_time(&mut ctx);
     }
 
     /// Takes the queued output as messages (after skipping `skip` bytes).
@@ -294,4 +322,127 @@ fn idle_peers_handshake_then_stay_silent() {
     );
     h.feed(&t, &msg(Message::Unchoke)).unwrap();
     assert!(h.s.out.is_empty());
+}
+
+/// The seeder's opening: handshake, extended handshake with `reqq`
+/// (none: no `reqq` key), have-all, unchoke.
+fn opening(t: &Torrent, reqq: Option<u32>) -> Vec<u8> {
+    let mut input = seeder_handshake(t, our_reserved());
+    let ext = ExtendedHandshake {
+        reqq,
+        ..Default::default()
+    };
+    input.extend(msg(Message::Extended {
+        id: 0,
+        payload: &ext.to_bytes().unwrap(),
+    }));
+    input.extend(msg(Message::HaveAll));
+    input.extend(msg(Message::Unchoke));
+    input
+}
+
+fn big_torrent() -> Torrent {
+    // 64 pieces of 1 MiB (4,096 blocks): deeper than any test pipeline.
+    let hashes = vec![[0u8; 20]; 64];
+    let bytes = TorrentBuilder::new("big", 1 << 20)
+        .file(vec![], 64 << 20)
+        .v1_pieces(hashes)
+        .build()
+        .unwrap();
+    Torrent::from_meta(Metainfo::from_bytes(&bytes).unwrap())
+}
+
+#[test]
+fn default_depth_is_the_seeders_reqq() {
+    let t = big_torrent();
+    let c = cfg_with(DepthConfig::default());
+    let mut h = Harness::with(&t, c);
+    h.feed(&t, &opening(&t, Some(1500))).unwrap();
+    assert_eq!(requests(&h.sent(HANDSHAKE_LEN)).len(), 1500);
+    assert_eq!(h.stats.depth.seeder_reqq, Some((1500, 1500)));
+
+    // No reqq advertised: BEP 10's libtorrent default.
+    let mut h = Harness::with(&t, c);
+    h.feed(&t, &opening(&t, None)).unwrap();
+    assert_eq!(requests(&h.sent(HANDSHAKE_LEN)).len(), REQQ_ABSENT as usize);
+    assert_eq!(h.stats.depth.seeder_reqq, None);
+}
+
+#[test]
+fn ignore_reqq_requests_past_it() {
+    let t = big_torrent();
+    let mut h = Harness::with(
+        &t,
+        cfg_with(DepthConfig {
+            mode: DepthMode::Fixed(300),
+            ignore_reqq: true,
+            ..DepthConfig::default()
+        }),
+    );
+    h.feed(&t, &opening(&t, Some(250))).unwrap();
+    assert_eq!(requests(&h.sent(HANDSHAKE_LEN)).len(), 300);
+}
+
+#[test]
+fn auto_depth_starts_small_and_grows_with_blocks() {
+    let t = big_torrent();
+    let data = vec![7u8; 16384];
+    let mut h = Harness::with(
+        &t,
+        cfg_with(DepthConfig {
+            mode: DepthMode::Auto,
+            ..DepthConfig::default()
+        }),
+    );
+    h.feed(&t, &opening(&t, Some(2000))).unwrap();
+    let mut pending = requests(&h.sent(HANDSHAKE_LEN));
+    assert_eq!(pending.len(), 4, "libtorrent's first target");
+    // Slow start: each block answered lets the pipeline grow by one, so
+    // each round of answers asks for twice as many.
+    for round in 0..3 {
+        let mut answer = Vec::new();
+        for r in &pending {
+            answer.extend(msg(Message::Piece {
+                index: r.index,
+                begin: r.begin,
+                data: &data[..r.length as usize],
+            }));
+        }
+        h.feed(&t, &answer).unwrap();
+        let next = requests(&h.sent(0));
+        assert_eq!(next.len(), 2 * pending.len(), "round {round}");
+        pending = next;
+    }
+    assert_eq!(h.s.in_flight(), 32);
+}
+
+#[test]
+fn write_latency_holds_slots_until_the_write_is_done() {
+    let t = big_torrent();
+    let data = vec![7u8; 16384];
+    let mut h = Harness::with(
+        &t,
+        cfg_with(DepthConfig {
+            mode: DepthMode::Fixed(4),
+            write_latency: Duration::from_millis(20),
+            ..DepthConfig::default()
+        }),
+    );
+    h.feed(&t, &opening(&t, Some(250))).unwrap();
+    let first = requests(&h.sent(HANDSHAKE_LEN));
+    assert_eq!(first.len(), 4);
+    let r = first[0];
+    let block = msg(Message::Piece {
+        index: r.index,
+        begin: r.begin,
+        data: &data[..r.length as usize],
+    });
+    h.feed_at(&t, &block, Duration::from_millis(10)).unwrap();
+    assert!(h.sent(0).is_empty(), "the block still holds its slot");
+    assert_eq!(h.s.next_wake(), Some(h.t0 + Duration::from_millis(30)));
+    h.time(&t, Duration::from_millis(29));
+    assert!(h.sent(0).is_empty());
+    h.time(&t, Duration::from_millis(30));
+    assert_eq!(requests(&h.sent(0)).len(), 1, "written: one more request");
+    assert_eq!(h.s.next_wake(), None);
 }

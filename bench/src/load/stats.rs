@@ -188,6 +188,71 @@ impl Counters {
     }
 }
 
+/// How deep the request pipelines were: every unchoked peer sampled on
+/// each worker tick (4 times a second) of the measured part of the run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DepthStats {
+    /// Sum of the requests in flight over all samples.
+    pub in_flight_sum: u64,
+    /// Sum of the target depths over all samples.
+    pub target_sum: u64,
+    /// Samples taken (peers x ticks).
+    pub samples: u64,
+    /// Most requests in flight seen on one peer.
+    pub in_flight_max: u64,
+    /// Deepest target seen on one peer.
+    pub target_max: u64,
+    /// Shallowest target seen on one peer.
+    pub target_min: Option<u64>,
+    /// Smallest and largest `reqq` seeders advertised (none: not seen).
+    pub seeder_reqq: Option<(u32, u32)>,
+}
+
+impl DepthStats {
+    /// Records one peer's pipeline at one tick.
+    pub fn sample(&mut self, in_flight: u64, target: u64) {
+        self.in_flight_sum += in_flight;
+        self.target_sum += target;
+        self.samples += 1;
+        self.in_flight_max = self.in_flight_max.max(in_flight);
+        self.target_max = self.target_max.max(target);
+        self.target_min = Some(self.target_min.map_or(target, |m| m.min(target)));
+    }
+
+    /// Records a `reqq` a seeder advertised.
+    pub fn seeder_reqq(&mut self, reqq: u32) {
+        self.seeder_reqq = Some(match self.seeder_reqq {
+            None => (reqq, reqq),
+            Some((lo, hi)) => (lo.min(reqq), hi.max(reqq)),
+        });
+    }
+
+    /// Adds `o` into this one.
+    pub fn merge(&mut self, o: &DepthStats) {
+        self.in_flight_sum += o.in_flight_sum;
+        self.target_sum += o.target_sum;
+        self.samples += o.samples;
+        self.in_flight_max = self.in_flight_max.max(o.in_flight_max);
+        self.target_max = self.target_max.max(o.target_max);
+        self.target_min = match (self.target_min, o.target_min) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some((lo, hi)) = o.seeder_reqq {
+            self.seeder_reqq(lo);
+            self.seeder_reqq(hi);
+        }
+    }
+
+    /// Forgets the samples (end of the warm-up); the seeders' `reqq` stays.
+    pub fn reset_samples(&mut self) {
+        *self = DepthStats {
+            seeder_reqq: self.seeder_reqq,
+            ..DepthStats::default()
+        };
+    }
+}
+
 /// Largest latency the histogram tracks: one hour in microseconds (longer
 /// values are clamped, which no run this tool makes can produce).
 pub const MAX_LATENCY_US: u64 = 3_600_000_000;
@@ -208,6 +273,8 @@ pub struct ThreadStats {
     pub errors: Errors,
     /// Request-to-block latency, microseconds.
     pub latency: Histogram<u64>,
+    /// Pipeline depths.
+    pub depth: DepthStats,
 }
 
 impl Default for ThreadStats {
@@ -216,6 +283,7 @@ impl Default for ThreadStats {
             counters: Counters::default(),
             errors: Errors::default(),
             latency: new_histogram(),
+            depth: DepthStats::default(),
         }
     }
 }
@@ -231,6 +299,7 @@ impl ThreadStats {
         self.counters.merge(&o.counters);
         self.errors.merge(&o.errors);
         let _ = self.latency.add(&o.latency);
+        self.depth.merge(&o.depth);
     }
 }
 
@@ -270,5 +339,25 @@ mod tests {
         assert_eq!(a.counters.churned, 1);
         assert_eq!(a.latency.len(), 3);
         assert!(a.latency.max() >= MAX_LATENCY_US - MAX_LATENCY_US / 500);
+    }
+
+    #[test]
+    fn depth_samples_merge() {
+        let mut a = DepthStats::default();
+        a.sample(10, 20);
+        a.seeder_reqq(250);
+        let mut b = DepthStats::default();
+        b.sample(30, 40);
+        b.seeder_reqq(2000);
+        a.merge(&b);
+        assert_eq!((a.in_flight_sum, a.target_sum, a.samples), (40, 60, 2));
+        assert_eq!(
+            (a.in_flight_max, a.target_max, a.target_min),
+            (30, 40, Some(20))
+        );
+        assert_eq!(a.seeder_reqq, Some((250, 2000)));
+        a.reset_samples();
+        assert_eq!(a.samples, 0);
+        assert_eq!(a.seeder_reqq, Some((250, 2000)));
     }
 }

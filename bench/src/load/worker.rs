@@ -13,17 +13,17 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Poll, Token};
 use seedcore_protocol::wire::Limits;
 
 use super::session::{Ctx, Session, SessionConfig};
 use super::stats::{ErrorKind, ThreadStats};
+use super::transport::{Transport, TransportKind};
 use crate::net;
 use crate::rng::Rng;
 use crate::torrent::Torrent;
@@ -43,6 +43,7 @@ pub(crate) struct RunConfig {
     pub torrent: Arc<Torrent>,
     pub target: std::net::SocketAddr,
     pub session: SessionConfig,
+    pub transport: TransportKind,
     pub start: Instant,
     /// End of the warm-up: throughput counters, per-peer bytes and the
     /// latency histogram restart here (`start` when there is none).
@@ -75,11 +76,13 @@ pub(crate) struct WorkerReport {
 }
 
 struct Conn {
-    stream: TcpStream,
+    transport: Box<dyn Transport>,
     connected: bool,
     session: Session,
     carry: Vec<u8>,
     opened: Instant,
+    /// The session wake-up already in the wake heap, if any.
+    wake: Option<Instant>,
 }
 
 struct Slot {
@@ -96,6 +99,8 @@ struct Worker<'a> {
     poll: Poll,
     slots: Vec<Slot>,
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// Session wake-ups (simulated writes completing): slot and generation.
+    wakes: BinaryHeap<Reverse<(Instant, usize, u32)>>,
     again: Vec<usize>,
     scratch: Vec<u8>,
     stats: ThreadStats,
@@ -152,6 +157,7 @@ pub(crate) fn run(cfg: &RunConfig, peers: &[usize], thread_seed: u64) -> io::Res
         poll: Poll::new()?,
         slots: Vec::with_capacity(peers.len()),
         timers: BinaryHeap::with_capacity(peers.len()),
+        wakes: BinaryHeap::new(),
         again: Vec::new(),
         scratch: vec![0; scratch_len],
         stats: ThreadStats::default(),
@@ -201,6 +207,13 @@ impl Worker<'_> {
                 self.timers.pop();
                 self.connect(idx, now);
             }
+            while let Some(&Reverse((at, idx, gen))) = self.wakes.peek() {
+                if at > now {
+                    break;
+                }
+                self.wakes.pop();
+                self.wake(idx, gen, now);
+            }
             if now >= next_tick {
                 self.tick(now);
                 next_tick = now + TICK;
@@ -211,6 +224,9 @@ impl Worker<'_> {
             }
             let mut wake = self.cfg.deadline.min(next_tick);
             if let Some(Reverse((at, _))) = self.timers.peek() {
+                wake = wake.min(*at);
+            }
+            if let Some(Reverse((at, _, _))) = self.wakes.peek() {
                 wake = wake.min(*at);
             }
             if churn {
@@ -256,6 +272,7 @@ impl Worker<'_> {
         let c = &mut self.stats.counters;
         (c.data_bytes, c.wire_bytes, c.blocks, c.unexpected_blocks) = (0, 0, 0, 0);
         self.stats.latency.reset();
+        self.stats.depth.reset_samples();
         for s in &mut self.slots {
             s.bytes = 0;
         }
@@ -283,15 +300,7 @@ impl Worker<'_> {
         }
         let Some(conn) = self.conn(idx) else { return };
         if !conn.connected {
-            let outcome = match conn.stream.take_error() {
-                Ok(Some(e)) | Err(e) => Err(e),
-                Ok(None) => match conn.stream.peer_addr() {
-                    Ok(_) => Ok(true),
-                    Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
-                    Err(e) => Err(e),
-                },
-            };
-            match outcome {
+            match conn.transport.poll_connected() {
                 Err(e) => return self.fail(idx, connect_kind(&e), e.to_string(), now),
                 Ok(false) => return,
                 Ok(true) => {
@@ -328,7 +337,7 @@ impl Worker<'_> {
             head.copy_from_slice(&conn.carry);
             let room = space.len();
             let now = Instant::now();
-            match conn.stream.read(space) {
+            match conn.transport.read(space) {
                 Ok(0) => {
                     let kind = if conn.session.handshaken() {
                         ErrorKind::ClosedByPeer
@@ -354,6 +363,7 @@ impl Worker<'_> {
                         }
                         Err(e) => return self.fail(idx, e.kind(), e.to_string(), now),
                     }
+                    self.schedule_wake(idx);
                     // A short read means the socket is empty for now; new
                     // data raises a new edge. Not when the peer is closing:
                     // then read on until EOF is seen.
@@ -387,7 +397,7 @@ impl Worker<'_> {
             return;
         }
         while !conn.session.out.is_empty() {
-            match conn.stream.write(&conn.session.out) {
+            match conn.transport.write(&conn.session.out) {
                 Ok(0) => {
                     return self.fail(idx, ErrorKind::IoError, "write returned 0".into(), now);
                 }
@@ -412,16 +422,15 @@ impl Worker<'_> {
         slot.gen = slot.gen.wrapping_add(1);
         self.stats.counters.connect_attempts += 1;
         slot.first_start.get_or_insert(now);
-        let result = net::connect_from(slot.source, cfg.target).and_then(|mut stream| {
-            self.poll.registry().register(
-                &mut stream,
-                token(idx, slot.gen),
-                Interest::READABLE | Interest::WRITABLE,
-            )?;
-            Ok(stream)
-        });
+        let result = cfg
+            .transport
+            .connect(slot.source, cfg.target)
+            .and_then(|mut transport| {
+                transport.register(self.poll.registry(), token(idx, slot.gen))?;
+                Ok(transport)
+            });
         match result {
-            Ok(stream) => {
+            Ok(transport) => {
                 let seed = cfg.seed ^ ((slot.peer as u64) << 20) ^ u64::from(slot.gen);
                 let session = Session::new(
                     &cfg.torrent,
@@ -431,11 +440,12 @@ impl Worker<'_> {
                     now,
                 );
                 slot.conn = Some(Conn {
-                    stream,
+                    transport,
                     connected: false,
                     session,
                     carry: Vec::new(),
                     opened: now,
+                    wake: None,
                 });
             }
             Err(e) => {
@@ -447,12 +457,54 @@ impl Worker<'_> {
         }
     }
 
+    /// Puts the session's next wake-up in the heap unless it is there.
+    fn schedule_wake(&mut self, idx: usize) {
+        let Some(slot) = self.slots.get_mut(idx) else {
+            return;
+        };
+        let gen = slot.gen;
+        let Some(conn) = slot.conn.as_mut() else {
+            return;
+        };
+        let next = conn.session.next_wake();
+        if next.is_some() && next != conn.wake {
+            conn.wake = next;
+            if let Some(at) = next {
+                self.wakes.push(Reverse((at, idx, gen)));
+            }
+        }
+    }
+
+    /// A session's wake-up is due: let it top up its pipeline.
+    fn wake(&mut self, idx: usize, gen: u32, now: Instant) {
+        let torrent = Arc::clone(&self.cfg.torrent);
+        let Some(slot) = self.slots.get_mut(idx) else {
+            return;
+        };
+        if slot.gen != gen {
+            return;
+        }
+        let Some(conn) = slot.conn.as_mut() else {
+            return;
+        };
+        conn.wake = None;
+        let mut ctx = Ctx {
+            torrent: &torrent,
+            stats: &mut self.stats,
+            now,
+            peer_bytes: &mut slot.bytes,
+        };
+        conn.session.on_time(&mut ctx);
+        self.schedule_wake(idx);
+        self.flush(idx, now);
+    }
+
     fn close(&mut self, idx: usize) {
         let Some(slot) = self.slots.get_mut(idx) else {
             return;
         };
         if let Some(mut conn) = slot.conn.take() {
-            let _ = self.poll.registry().deregister(&mut conn.stream);
+            conn.transport.deregister(self.poll.registry());
         }
         slot.gen = slot.gen.wrapping_add(1);
     }
@@ -470,10 +522,32 @@ impl Worker<'_> {
         }
     }
 
-    /// Timeouts and keep-alives.
+    /// Timeouts, keep-alives, the sessions' clocks and depth samples.
     fn tick(&mut self, now: Instant) {
         let (ct, ht) = (self.cfg.connect_timeout, self.cfg.handshake_timeout);
+        let torrent = Arc::clone(&self.cfg.torrent);
         for idx in 0..self.slots.len() {
+            let Some(slot) = self.slots.get_mut(idx) else {
+                continue;
+            };
+            if let Some(conn) = slot.conn.as_mut() {
+                if conn.connected && conn.session.handshaken() {
+                    let mut ctx = Ctx {
+                        torrent: &torrent,
+                        stats: &mut self.stats,
+                        now,
+                        peer_bytes: &mut slot.bytes,
+                    };
+                    conn.session.on_time(&mut ctx);
+                    if self.measuring && conn.session.unchoked() {
+                        self.stats.depth.sample(
+                            conn.session.in_flight() as u64,
+                            u64::from(conn.session.target_depth()),
+                        );
+                    }
+                    self.schedule_wake(idx);
+                }
+            }
             let Some(conn) = self.conn(idx) else { continue };
             let age = now.saturating_duration_since(conn.opened);
             if !conn.connected && age > ct {
