@@ -8,7 +8,7 @@ mod cmd;
 mod exit;
 mod progress;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 /// seedcore: a thread-per-core BitTorrent seeding engine.
@@ -42,10 +42,13 @@ enum Command {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    // The matches as well as the parsed arguments: `seed` asks them where
+    // each setting came from (flag or environment) to judge conflicts.
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     init_logging(cli.verbose);
     let result = match cli.command {
-        Command::Seed(args) => cmd::seed::run(*args),
+        Command::Seed(args) => cmd::seed::run(*args, matches.subcommand_matches("seed")),
         Command::Create(args) => cmd::create::run(args),
         Command::Verify(args) => cmd::verify::run(args),
         Command::Info(args) => cmd::info::run(args),

@@ -453,8 +453,10 @@ impl Config {
             return bad("bind: at least one address is needed".into());
         }
         if let Some(n) = self.shards {
-            if n > MAX_SHARDS {
-                return bad(format!("shards = {n}: at most {MAX_SHARDS}"));
+            if n == 0 || n > MAX_SHARDS {
+                return bad(format!(
+                    "shards = {n}: use 1..={MAX_SHARDS}, or leave it unset for every core but one"
+                ));
             }
         }
         if self.reqq == 0 || self.reqq > 100_000 {

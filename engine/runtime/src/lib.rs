@@ -32,6 +32,7 @@
 #![deny(unsafe_code)]
 
 pub mod config;
+pub mod conflicts;
 mod control;
 mod error;
 mod listen;
@@ -113,6 +114,17 @@ impl Seeder {
     pub fn start(config: Config) -> Result<Seeder, RuntimeError> {
         config.validate()?;
         let loaded = torrents::load_all(&config)?;
+        let facts: Vec<conflicts::TorrentFacts> = loaded
+            .iter()
+            .map(|t| conflicts::TorrentFacts {
+                private: t.meta.info.private,
+                has_trackers: t.meta.announce.is_some()
+                    || t.meta.announce_list.iter().any(|tier| !tier.is_empty()),
+            })
+            .collect();
+        for f in conflicts::check_torrents(&config, &facts) {
+            tracing::warn!("{f}");
+        }
         let shards = config.shard_count();
         let cpus = sys::online_cpus();
         let default_bind = config.bind == Config::default().bind;

@@ -5,11 +5,20 @@
 //! `--config`, and the defaults of `seedcore_runtime::Config`. Every flag
 //! below is an `Option` (or an empty list / `false`) so that "not given"
 //! leaves the file's value in place. `--print-config` shows the result.
+//!
+//! Settings that contradict each other or that another makes do nothing
+//! are judged by `seedcore_runtime::conflicts` with the layer each came
+//! from (clap's value source for flags and environment variables, the
+//! file's keys): a warning in the log when a stronger layer overrides a
+//! weaker one, an error (exit 2) when one layer says both.
 
-use std::net::IpAddr;
-use std::path::PathBuf;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use clap::parser::ValueSource;
+use clap::ArgMatches;
+use seedcore_runtime::conflicts::{self, Finding, Layer, Severity, Sources};
 use seedcore_runtime::{Bytes, Config, Seeder, SendPath, Span, TorrentSpec};
 
 use crate::exit::Outcome;
@@ -37,7 +46,7 @@ pub struct Args {
     port: Option<u16>,
     /// Address to listen on; repeat (or separate with commas) for several
     /// [default: 0.0.0.0 and ::].
-    #[arg(long, env = "SEEDCORE_BIND", value_delimiter = ',')]
+    #[arg(long, env = "SEEDCORE_BIND", value_delimiter = ',', value_parser = parse_bind)]
     bind: Vec<IpAddr>,
     /// A peer (`HOST:PORT`) to dial for every torrent, retried with
     /// back-off until it answers and after every drop; repeatable.
@@ -148,18 +157,115 @@ pub struct Args {
     dial_max_backoff: Option<Span>,
 }
 
+/// `--bind` takes addresses only; an `ADDR:PORT` gets told where the port
+/// goes instead of a bare "invalid IP address".
+fn parse_bind(s: &str) -> Result<IpAddr, String> {
+    if let Ok(ip) = s.trim().parse::<IpAddr>() {
+        return Ok(ip);
+    }
+    match s.trim().parse::<SocketAddr>() {
+        Ok(a) => Err(format!(
+            "{s} has a port: give the address to --bind ({}) and the port to --port ({})",
+            a.ip(),
+            a.port()
+        )),
+        Err(_) => Err(format!(
+            "{s:?} is not an IP address (e.g. 0.0.0.0, ::, 127.0.0.1)"
+        )),
+    }
+}
+
+/// Which layer set each setting: the file's keys, then clap's sources for
+/// flags and environment variables (arg ids are the config keys, except
+/// `no_dht`, which sets `dht`).
+fn sources(file_text: Option<&str>, matches: Option<&ArgMatches>) -> Sources {
+    let mut s = file_text.map(Sources::from_toml).unwrap_or_default();
+    let Some(m) = matches else { return s };
+    for id in m.ids() {
+        let layer = match m.value_source(id.as_str()) {
+            Some(ValueSource::CommandLine) => Layer::Flag,
+            Some(ValueSource::EnvVariable) => Layer::Env,
+            _ => continue,
+        };
+        let key = match id.as_str() {
+            "no_dht" => "dht",
+            "paths" | "data" => "torrent",
+            other => other,
+        };
+        s.set(key, layer);
+    }
+    s
+}
+
+fn is_torrent_path(p: &Path) -> bool {
+    p.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("torrent"))
+}
+
+/// `--data` (or a file entry's `data`) that no `.torrent` path can use.
+fn unused_data(args: &Args, file: &[TorrentSpec], matches: Option<&ArgMatches>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if let Some(d) = &args.data {
+        if !args.paths.iter().any(|p| is_torrent_path(p)) {
+            let from_env = matches
+                .and_then(|m| m.value_source("data"))
+                .is_some_and(|s| s == ValueSource::EnvVariable);
+            let why = if args.paths.is_empty() {
+                "no path is given on the command line (it does not apply to the config \
+                 file's [[torrent]] entries)"
+            } else {
+                "no path given is a .torrent (files and folders are seeded from where they are)"
+            };
+            out.push(Finding {
+                severity: if from_env {
+                    Severity::Warning
+                } else {
+                    Severity::Error
+                },
+                keys: vec!["torrent"],
+                message: format!(
+                    "--data {} is not used: it says where the data of .torrent paths given \
+                     on the command line is, and {why}",
+                    d.display()
+                ),
+            });
+        }
+    }
+    for t in file {
+        if let Some(d) = &t.data {
+            if !is_torrent_path(&t.path) {
+                out.push(Finding {
+                    severity: Severity::Error,
+                    keys: vec!["torrent"],
+                    message: format!(
+                        "[[torrent]] path = {}: data = {} is not used: data is only for \
+                         .torrent files (a file or folder is seeded from where it is); drop it",
+                        t.path.display(),
+                        d.display()
+                    ),
+                });
+            }
+        }
+    }
+    out
+}
+
 fn set<T>(slot: &mut T, value: Option<T>) {
     if let Some(v) = value {
         *slot = v;
     }
 }
 
-/// The configuration the arguments describe (file, then env and flags).
-fn effective(args: Args) -> anyhow::Result<(Config, bool)> {
-    let mut c = match &args.config {
-        Some(path) => Config::load(path)?,
-        None => Config::default(),
+/// The configuration the arguments describe (file, then env and flags),
+/// whether to print it, and the warnings about settings that collide.
+/// Settings that contradict each other within one layer are an error.
+fn effective(args: Args, matches: Option<&ArgMatches>) -> anyhow::Result<Effective> {
+    let (mut c, file_text) = match &args.config {
+        Some(path) => (Config::load(path)?, std::fs::read_to_string(path).ok()),
+        None => (Config::default(), None),
     };
+    let sources = sources(file_text.as_deref(), matches);
+    let mut findings = unused_data(&args, &c.torrents, matches);
     set(&mut c.port, args.port);
     if !args.bind.is_empty() {
         c.bind = args.bind;
@@ -224,12 +330,39 @@ fn effective(args: Args) -> anyhow::Result<(Config, bool)> {
             data: args.data.clone(),
         }));
     c.validate()?;
-    Ok((c, args.print_config))
+    findings.extend(conflicts::check(&c, &sources));
+    let (errors, warnings): (Vec<Finding>, Vec<Finding>) = findings
+        .into_iter()
+        .partition(|f| f.severity == Severity::Error);
+    if !errors.is_empty() {
+        let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        anyhow::bail!("contradictory settings: {}", list.join("; "));
+    }
+    Ok(Effective {
+        config: c,
+        print: args.print_config,
+        warnings,
+    })
 }
 
-/// Runs `seedcore seed`.
-pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    let (config, print) = effective(args)?;
+/// What the command line and the file add up to.
+struct Effective {
+    config: Config,
+    print: bool,
+    warnings: Vec<Finding>,
+}
+
+/// Runs `seedcore seed`; `matches` are clap's, to tell flags from
+/// environment variables.
+pub fn run(args: Args, matches: Option<&ArgMatches>) -> anyhow::Result<Outcome> {
+    let Effective {
+        config,
+        print,
+        warnings,
+    } = effective(args, matches)?;
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
     if print {
         print!("{}", config.to_toml());
         return Ok(Outcome::Ok);
@@ -282,7 +415,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
+    use clap::{CommandFactory, FromArgMatches, Parser};
 
     #[derive(Debug, Parser)]
     struct Cli {
@@ -290,9 +423,108 @@ mod tests {
         args: Args,
     }
 
+    /// Parses as the binary does (with clap's matches, so flags count as
+    /// the command-line layer).
+    fn try_effective(argv: &[&str]) -> anyhow::Result<Effective> {
+        let m = Cli::command()
+            .try_get_matches_from(std::iter::once("seed").chain(argv.iter().copied()))?;
+        let cli = Cli::from_arg_matches(&m)?;
+        effective(cli.args, Some(&m))
+    }
+
     fn parse(argv: &[&str]) -> Config {
-        let cli = Cli::try_parse_from(std::iter::once("seed").chain(argv.iter().copied())).unwrap();
-        effective(cli.args).unwrap().0
+        try_effective(argv).unwrap().config
+    }
+
+    fn error(argv: &[&str]) -> String {
+        match try_effective(argv) {
+            Ok(e) => panic!("{argv:?} should be refused; got warnings {:?}", e.warnings),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    fn warnings(argv: &[&str]) -> Vec<String> {
+        try_effective(argv)
+            .unwrap()
+            .warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn contradictions_on_one_command_line_are_errors() {
+        let e = error(&["--no-dht", "--dht-port", "7000", "x"]);
+        assert!(
+            e.contains("dht_port = 7000 is not used: the DHT is off"),
+            "{e}"
+        );
+        assert!(e.contains("drop one"), "{e}");
+        let e = error(&["--json", "--status-interval", "0", "x"]);
+        assert!(e.contains("prints nothing"), "{e}");
+        let e = error(&[
+            "--max-outgoing",
+            "0",
+            "--max-outgoing-per-torrent",
+            "5",
+            "x",
+        ]);
+        assert!(
+            e.contains("max_outgoing_per_torrent = 5 is not used"),
+            "{e}"
+        );
+        let e = error(&["--bind", "127.0.0.1,127.0.0.1", "x"]);
+        assert!(e.contains("twice"), "{e}");
+        let e = error(&["--shards", "0", "x"]);
+        assert!(e.contains("shards = 0"), "{e}");
+    }
+
+    #[test]
+    fn a_flag_over_the_file_is_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("seed.toml");
+        std::fs::write(&file, "dht_port = 7000\nstatus_interval = 0\n").unwrap();
+        let f = file.to_str().unwrap();
+        let w = warnings(&["--config", f, "--no-dht", "--json", "x"]);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].contains("dht_port = 7000 is not used"), "{w:?}");
+        assert!(w[0].contains("in the config file"), "{w:?}");
+        assert!(w[1].contains("json = true prints nothing"), "{w:?}");
+        // Both in the file: a mistake in the file.
+        std::fs::write(&file, "dht = false\ndht_port = 7000\n").unwrap();
+        let e = error(&["--config", f, "x"]);
+        assert!(e.contains("both are set in the config file"), "{e}");
+    }
+
+    #[test]
+    fn known_peers_with_dialling_off_are_still_dialled() {
+        let w = warnings(&["--max-outgoing", "0", "--peer", "10.0.0.1:6881", "x"]);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("is still dialled"), "{w:?}");
+    }
+
+    #[test]
+    fn data_that_no_torrent_uses() {
+        let e = error(&["--data", "/srv", "folder"]);
+        assert!(e.contains("--data /srv is not used"), "{e}");
+        assert!(e.contains("no path given is a .torrent"), "{e}");
+        let e = error(&["--data", "/srv"]);
+        assert!(e.contains("no path is given"), "{e}");
+        parse(&["--data", "/srv", "a.torrent", "folder"]);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("seed.toml");
+        std::fs::write(&file, "[[torrent]]\npath = \"folder\"\ndata = \"/srv\"\n").unwrap();
+        let e = error(&["--config", file.to_str().unwrap()]);
+        assert!(e.contains("data is only for .torrent files"), "{e}");
+    }
+
+    #[test]
+    fn bind_with_a_port_says_where_the_port_goes() {
+        let e = Cli::try_parse_from(["seed", "--bind", "127.0.0.1:7000", "x"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--port (7000)"), "{e}");
+        assert!(e.contains("--bind (127.0.0.1)"), "{e}");
     }
 
     #[test]
@@ -338,7 +570,6 @@ mod tests {
             "sendfile",
             "--stall-timeout",
             "0",
-            "--no-dht",
             "--tracker",
             "udp://127.0.0.1:6969",
             "--tracker",
@@ -358,7 +589,10 @@ mod tests {
         assert_eq!(c.io_memory, Bytes(65536));
         assert_eq!(c.send_path, SendPath::Sendfile);
         assert_eq!(c.stall_timeout, Span::secs(0));
-        assert!(!c.dht);
+        assert!(
+            c.dht,
+            "--dht-port and --dht-bootstrap need it (see conflicts)"
+        );
         assert_eq!(
             c.trackers,
             vec!["udp://127.0.0.1:6969", "http://127.0.0.1:6969/announce"]
@@ -376,15 +610,16 @@ mod tests {
         assert_eq!(c.dht_bootstrap.len(), 3);
         assert!(c.dht_bootstrap[0].starts_with("router.bittorrent.com"));
         assert_eq!(c.dht_port, None, "the TCP port");
-        let cli = Cli::try_parse_from(["seed", "--tracker", "wss://t.example", "x"]).unwrap();
-        assert!(effective(cli.args).is_err(), "unsupported tracker scheme");
+        assert!(
+            try_effective(&["--tracker", "wss://t.example", "x"]).is_err(),
+            "unsupported tracker scheme"
+        );
     }
 
     #[test]
     fn bad_values_are_refused() {
         assert!(Cli::try_parse_from(["seed", "--send-path", "carrier-pigeon"]).is_err());
         assert!(Cli::try_parse_from(["seed", "--idle-timeout", "soon"]).is_err());
-        let cli = Cli::try_parse_from(["seed", "--reqq", "0"]).unwrap();
-        assert!(effective(cli.args).is_err());
+        assert!(try_effective(&["--reqq", "0"]).is_err());
     }
 }
