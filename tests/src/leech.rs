@@ -23,6 +23,7 @@ use std::time::Duration;
 use crate::clients::{python, require_exe, require_libtorrent, seedcore, SYSTEM_PYTHON};
 use crate::data::TreeFile;
 use crate::live::{wait_for_file, Live};
+use crate::netns::NetNs;
 use crate::seed::free_port;
 
 /// One libtorrent leecher of a [`LtLeech`] run.
@@ -155,9 +156,28 @@ impl Listener {
     /// `--finish` script touches `dir/DONE`, which [`Listener::wait_done`]
     /// waits for.
     pub fn transmission(dir: &Path, ip: IpAddr, torrent: &Path) -> Listener {
+        let port = free_port(ip);
+        Listener::transmission_at(dir, None, SocketAddr::new(ip, port), torrent)
+    }
+
+    /// transmission-cli inside the network namespace `ns`, listening on the
+    /// namespace's address, downloading `torrent` (whose tracker, on the
+    /// host end, tells it where the seed is: not a loopback address, so it
+    /// keeps it). Port 51413, its default: the namespace is the test's own,
+    /// nothing else listens in it.
+    pub fn transmission_in(dir: &Path, ns: &NetNs, torrent: &Path) -> Listener {
+        Listener::transmission_at(dir, Some(ns), SocketAddr::new(ns.ns_ip(), 51413), torrent)
+    }
+
+    fn transmission_at(
+        dir: &Path,
+        ns: Option<&NetNs>,
+        addr: SocketAddr,
+        torrent: &Path,
+    ) -> Listener {
         let exe = require_exe("transmission-cli", "transmission-cli");
         let stdbuf = require_exe("stdbuf", "coreutils");
-        let port = free_port(ip);
+        let (ip, port) = (addr.ip(), addr.port());
         let config = dir.join("config");
         let save = dir.join("download");
         mkdir(&config);
@@ -193,7 +213,10 @@ impl Listener {
             format!("#!/bin/sh\ntouch '{}'\n", done.display()).as_bytes(),
         );
         make_executable(&script);
-        let mut cmd = Command::new(stdbuf);
+        let mut cmd = match ns {
+            Some(ns) => ns.command(stdbuf),
+            None => Command::new(stdbuf),
+        };
         cmd.arg("-o0")
             .arg(exe)
             .arg("-g")
@@ -206,7 +229,7 @@ impl Listener {
             .arg(torrent);
         let mut l = Listener {
             live: Live::spawn("transmission-cli", &mut cmd),
-            addr: SocketAddr::new(ip, port),
+            addr,
             save,
             done: Some(done),
         };

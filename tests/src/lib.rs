@@ -28,6 +28,11 @@
 //! - [`leech`]: real clients leeching from the seed (libtorrent dials it;
 //!   transmission and aria2 listen and are dialled) and the checks that the
 //!   copy is byte-identical and passes `seedcore verify`.
+//! - [`netns`]: a network namespace of the test's own with a veth pair, for
+//!   clients that refuse loopback peers from a tracker (transmission);
+//!   removed by its guard however the test ends.
+//! - [`tracker`]: Debian's opentracker, and waiting for the seed's
+//!   announce.
 //!
 //! This crate is test code: its helpers panic with a full description of
 //! what went wrong, which is how a test reports failure.
@@ -40,8 +45,10 @@ pub mod clients;
 pub mod data;
 pub mod leech;
 pub mod live;
+pub mod netns;
 pub mod process;
 pub mod seed;
+pub mod tracker;
 
 pub use clients::{
     lt_create, lt_info, lt_magnet, mktorrent, python, require_exe, require_libtorrent, seedcore,
@@ -50,8 +57,10 @@ pub use clients::{
 pub use data::{flip_byte, make_tree, pseudo_random_bytes, write_pseudo_random, Shape, TreeFile};
 pub use leech::{assert_same_files, assert_verifies, Listener, LtJob, LtLeech, LtSource};
 pub use live::Live;
+pub use netns::NetNs;
 pub use process::{Cmd, RunOutput};
 pub use seed::{free_port, loopback, RunningSeed, Seed};
+pub use tracker::{wait_announced, Opentracker};
 
 /// A fresh temporary folder, removed when the returned guard drops.
 pub fn temp_dir() -> tempfile::TempDir {

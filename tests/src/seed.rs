@@ -55,6 +55,8 @@ pub struct Seed {
     /// routers: tests stay on loopback).
     dht: Option<Vec<SocketAddr>>,
     args: Vec<String>,
+    /// Listen here instead of 127.0.0.1.
+    ip: Option<IpAddr>,
 }
 
 impl Seed {
@@ -121,17 +123,26 @@ impl Seed {
         self
     }
 
+    /// Listens on `ip` (a free port there) instead of 127.0.0.1: the host
+    /// end of a test's network namespace, for clients that refuse loopback
+    /// peers (see [`crate::netns`]).
+    pub fn bind_ip(mut self, ip: IpAddr) -> Seed {
+        self.ip = Some(ip);
+        self
+    }
+
     /// `--json`: status objects on stdout.
     pub fn json(mut self) -> Seed {
         self.json = true;
         self
     }
 
-    /// Starts the seed on `127.0.0.1` and a free port, and waits until it
-    /// accepts connections. `workdir` holds the configuration file.
+    /// Starts the seed on `127.0.0.1` (or [`Seed::bind_ip`]) and a free
+    /// port, and waits until it accepts connections. `workdir` holds the
+    /// configuration file.
     #[track_caller]
     pub fn start(self, workdir: &Path) -> RunningSeed {
-        let ip = loopback(1);
+        let ip = self.ip.unwrap_or(loopback(1));
         let port = free_port(ip);
         let config = workdir.join(format!("seedcore-{port}.toml"));
         let mut lines = self.config.clone();

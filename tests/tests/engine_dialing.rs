@@ -10,6 +10,10 @@
 //! transmission runs its choke/interest logic on a 10 s timer, so its
 //! first byte comes 10-11 s after connecting: the bound is 60 s. It does
 //! not create zero-length files; the comparison allows exactly that.
+//!
+//! The tree is a few MiB (the nested tree's edge cases plus a 3 MiB file),
+//! so the clients' request pipelines run against the seed's `reqq` for
+//! many rounds, and every byte is compared with the source.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -27,13 +31,19 @@ struct Fixture {
     torrent: PathBuf,
 }
 
-/// A nested tree under `data/`, its v1 torrent (made by seedcore) under
-/// `torrents/`.
+/// A nested tree under `data/` with a 3 MiB file added (about 5 MiB in
+/// all), its v1 torrent (made by seedcore) under `torrents/`.
 fn fixture(seed: u64) -> Fixture {
     let tmp = temp_dir();
     let dir = tmp.path().to_path_buf();
     let data = dir.join("data");
-    let (top, files) = make_tree(&data, "nested", Shape::Nested, seed);
+    let (top, mut files) = make_tree(&data, "nested", Shape::Nested, seed);
+    let big = 3 * 1024 * 1024 + 999;
+    write_pseudo_random(&top.join("big/payload.bin"), big, seed + 1000);
+    files.push(TreeFile {
+        rel: "big/payload.bin".into(),
+        len: big,
+    });
     std::fs::create_dir_all(dir.join("torrents")).unwrap();
     let torrent = dir.join("torrents").join("nested.torrent");
     seedcore_create(&top, &torrent, &["--piece-size", "32768"]);
