@@ -14,6 +14,11 @@ data first (so no lazy hashing in seed mode pollutes the measurement), and
 only then prints `lt-seed listening on ADDR:PORT` (the line scripts wait
 for). It exits on SIGINT/SIGTERM or after --max-seconds, printing what it
 uploaded. Its pid is the one to pass to `seedcore-bench load --pid`.
+
+With `--peer ADDR:PORT` (repeatable) it also dials those peers once it
+seeds, and again whenever it has no connection to them (every 2 s): how
+`seedcore-bench leechers` hands it real leechers that cannot dial out to a
+given address (transmission, aria2, rtorrent, qBittorrent).
 """
 
 import argparse
@@ -30,7 +35,14 @@ def main():
     p.add_argument("--data", required=True, help="folder the torrent's files are in")
     p.add_argument("--listen", default="127.0.0.1:0", help="loopback ADDR:PORT (0: any port)")
     p.add_argument("--max-seconds", type=float, default=600.0)
+    p.add_argument("--peer", action="append", default=[], help="loopback ADDR:PORT to dial")
     a = p.parse_args()
+    peers = []
+    for peer in a.peer:
+        phost, _, pport = peer.rpartition(":")
+        if not phost.startswith("127."):
+            sys.exit("lt_seed.py: --peer must be a 127.x.y.z address")
+        peers.append((phost, int(pport)))
 
     host, _, port = a.listen.rpartition(":")
     if host not in ("127.0.0.1", "localhost", "[::1]") and not host.startswith("127."):
@@ -71,7 +83,14 @@ def main():
         sys.exit("lt_seed.py: stopped before seeding (is --data the folder holding the files?)")
     print("lt-seed listening on %s:%d" % (host, ses.listen_port()), flush=True)
 
+    next_dial = 0.0
     while not stop and time.monotonic() < deadline:
+        if peers and time.monotonic() >= next_dial:
+            connected = {(p.ip[0], p.ip[1]) for p in h.get_peer_info()}
+            for peer in peers:
+                if peer not in connected:
+                    h.connect_peer(peer)
+            next_dial = time.monotonic() + 2.0
         for al in ses.pop_alerts():
             if al.category() & lt.alert.category_t.error_notification:
                 print("lt-seed alert: %s" % al.message(), file=sys.stderr, flush=True)

@@ -14,6 +14,9 @@
 //! - [`compare`]: seedcore, libtorrent, transmission, aria2 and the raw
 //!   seeder under the same load in one run, written up as a Markdown
 //!   report with a chart.
+//! - [`leechers`]: real clients (libtorrent, transmission, aria2,
+//!   rtorrent, qBittorrent) downloading the same data from seedcore and
+//!   from libtorrent in one run: MB/s and seeder CPU per GiB side by side.
 //!
 //! The criterion micro-benchmarks are in `benches/`.
 //!
@@ -30,6 +33,7 @@
 //! ```
 
 pub mod compare;
+pub mod leechers;
 pub mod load;
 pub mod net;
 pub mod procstat;

@@ -40,6 +40,10 @@ enum Cmd {
     /// The same load against seedcore, libtorrent, transmission, aria2 and
     /// raw-seed; writes a Markdown report and an SVG chart.
     Compare(Box<seedcore_bench::compare::CompareArgs>),
+    /// Real leechers (libtorrent, transmission, aria2, rtorrent,
+    /// qBittorrent) downloading from seedcore and from libtorrent; writes
+    /// a Markdown report and the figures as JSON.
+    Leechers(Box<seedcore_bench::leechers::LeechersArgs>),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -310,6 +314,13 @@ fn main() -> ExitCode {
         Cmd::RawSeed(a) => cmd_raw_seed(a),
         Cmd::MakeData(a) => cmd_make_data(a),
         Cmd::Compare(a) => cmd_compare(&a),
+        Cmd::Leechers(a) => match seedcore_bench::leechers::main(&a) {
+            Ok(md) => {
+                println!("{}", md.display());
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => Err(anyhow::anyhow!(e)),
+        },
     };
     match result {
         Ok(code) => code,

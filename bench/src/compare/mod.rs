@@ -17,17 +17,17 @@
 //! loopback.
 
 mod args;
-mod data;
+pub(crate) mod data;
 mod extra;
 mod loadrun;
-mod machine;
+pub(crate) mod machine;
 mod markdown;
-mod probe;
-mod proc;
+pub(crate) mod probe;
+pub(crate) mod proc;
 pub mod results;
 mod seeders;
 mod svg;
-mod transmission;
+pub(crate) mod transmission;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -37,7 +37,8 @@ use std::thread;
 use std::time::Duration;
 
 pub use args::{
-    cpu_list_string, parse_cpu_list, parse_size, split_cores, CompareArgs, Plan, SeederKind,
+    available_cpus, cpu_list_string, file_label, parse_cpu_list, parse_size, split_cores,
+    CompareArgs, Plan, SeederKind,
 };
 pub use markdown::markdown;
 pub use svg::{chart, nice_step};
@@ -125,7 +126,7 @@ pub fn render(json: &Path) -> Result<Written, CompareError> {
     write(&r, dir, false)
 }
 
-fn need_tool(name: &'static str) -> Result<(), CompareError> {
+pub(crate) fn need_tool(name: &'static str) -> Result<(), CompareError> {
     let ok = std::process::Command::new(name)
         .arg("--version")
         .stdout(std::process::Stdio::null())
@@ -153,7 +154,7 @@ pub fn main(a: &CompareArgs) -> Result<Written, CompareError> {
 
 /// Copies `bin` into `dir` (same name, same permissions) and returns the
 /// copy; a missing `bin` is returned as is (the run that needs it says so).
-fn snapshot(bin: &Path, dir: &Path) -> Result<PathBuf, CompareError> {
+pub(crate) fn snapshot(bin: &Path, dir: &Path) -> Result<PathBuf, CompareError> {
     let Some(name) = bin.file_name().filter(|_| bin.is_file()) else {
         return Ok(bin.to_path_buf());
     };
