@@ -96,6 +96,10 @@ struct LoadArgs {
     /// rtorrent does: the seeder must reject or serve the excess.
     #[arg(long)]
     ignore_reqq: bool,
+    /// Milliseconds between pipeline top-ups (0: as slots free). With
+    /// `--depth reqq`, 1000 behaves like Transmission 3.00.
+    #[arg(long, default_value_t = 0.0)]
+    refill_interval: f64,
     /// Piece order.
     #[arg(long, value_enum, default_value = "random")]
     order: OrderArg,
@@ -210,6 +214,7 @@ fn cmd_load(a: LoadArgs) -> Result<ExitCode> {
         auto_max: a.max_depth,
         ignore_reqq: a.ignore_reqq,
         write_latency: secs(a.write_latency / 1000.0, "--write-latency")?,
+        refill_interval: secs(a.refill_interval / 1000.0, "--refill-interval")?,
     };
     cfg.order = match a.order {
         OrderArg::Random => Order::Random,

@@ -28,6 +28,14 @@
 //! (`depth x 16 KiB / (round trip + latency)`), which is what libtorrent
 //! and Transmission leechers showed against seedcore's former `reqq` 250.
 //!
+//! Some clients do not top their pipeline up as blocks arrive but on a
+//! timer: Transmission 3.00 sizes its pipeline at rate x 10 s capped by
+//! the peer's `reqq` (`updateDesiredRequestCount`) and refills it about
+//! once a second, so a seeder's `reqq` of 250 holds it near 250 blocks a
+//! second (4 MB/s, what issue 14 measured). `--refill-interval 1000` with
+//! `--depth reqq` models that: requests go out only when the interval has
+//! passed since the last refill.
+//!
 //! This module is pure: [`Pipeline`] takes the time as an argument and is
 //! unit-tested without sockets.
 
@@ -124,6 +132,8 @@ pub struct DepthConfig {
     /// Time a received block keeps its pipeline slot (simulated write and
     /// hash).
     pub write_latency: Duration,
+    /// Top the pipeline up only this often (0: whenever a slot frees).
+    pub refill_interval: Duration,
 }
 
 impl Default for DepthConfig {
@@ -134,6 +144,7 @@ impl Default for DepthConfig {
             auto_max: DEFAULT_AUTO_MAX,
             ignore_reqq: false,
             write_latency: Duration::ZERO,
+            refill_interval: Duration::ZERO,
         }
     }
 }
@@ -161,6 +172,9 @@ impl DepthConfig {
         if self.write_latency > Duration::from_secs(10) {
             return Err("--write-latency above 10 s is not a client".into());
         }
+        if self.refill_interval > Duration::from_secs(60) {
+            return Err("--refill-interval above 60 s is not a client".into());
+        }
         Ok(())
     }
 
@@ -182,6 +196,12 @@ impl DepthConfig {
             s.push_str(&format!(
                 ", write latency {} ms",
                 self.write_latency.as_secs_f64() * 1000.0
+            ));
+        }
+        if !self.refill_interval.is_zero() {
+            s.push_str(&format!(
+                ", refilled every {} ms",
+                self.refill_interval.as_secs_f64() * 1000.0
             ));
         }
         s
@@ -206,6 +226,8 @@ pub(crate) struct Pipeline {
     /// When each block still holding its slot may let it go (FIFO: the
     /// latency is constant).
     writing: VecDeque<Instant>,
+    /// With a refill interval: when the pipeline may be topped up next.
+    next_refill: Instant,
 }
 
 impl Pipeline {
@@ -220,6 +242,20 @@ impl Pipeline {
             last_second: 0,
             second_start: now,
             writing: VecDeque::new(),
+            next_refill: now,
+        }
+    }
+
+    /// Whether the pipeline may be topped up at `now`.
+    pub(crate) fn refill_due(&self, now: Instant) -> bool {
+        self.cfg.refill_interval.is_zero() || now >= self.next_refill
+    }
+
+    /// The pipeline was topped up at `now` (however many requests that
+    /// took, none included): the next refill waits an interval.
+    pub(crate) fn refilled(&mut self, now: Instant) {
+        if !self.cfg.refill_interval.is_zero() {
+            self.next_refill = now + self.cfg.refill_interval;
         }
     }
 
@@ -282,9 +318,14 @@ impl Pipeline {
         }
     }
 
-    /// When the next slot is released (the worker's wake-up).
-    pub(crate) fn next_release(&self) -> Option<Instant> {
-        self.writing.front().copied()
+    /// When the session needs its clock again: the next slot released,
+    /// or (when it may request at all: `refilling`) the next refill.
+    pub(crate) fn next_release(&self, refilling: bool) -> Option<Instant> {
+        let refill = (refilling && !self.cfg.refill_interval.is_zero()).then_some(self.next_refill);
+        match (self.writing.front().copied(), refill) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Once a second: libtorrent's rate average and slow-start exit.
@@ -453,6 +494,22 @@ mod tests {
     }
 
     #[test]
+    fn refills_wait_for_their_interval() {
+        let t0 = Instant::now();
+        let mut c = cfg(DepthMode::Reqq);
+        c.refill_interval = Duration::from_secs(1);
+        let mut p = Pipeline::new(c, t0);
+        assert!(p.refill_due(t0));
+        p.refilled(t0);
+        assert!(!p.refill_due(t0 + Duration::from_millis(999)));
+        assert!(p.refill_due(t0 + Duration::from_secs(1)));
+        assert_eq!(p.next_release(true), Some(t0 + Duration::from_secs(1)));
+        assert_eq!(p.next_release(false), None, "choked: no refill wake-up");
+        c.refill_interval = Duration::from_secs(61);
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
     fn write_latency_holds_slots() {
         let t0 = Instant::now();
         let mut c = cfg(DepthMode::Fixed(8));
@@ -461,11 +518,11 @@ mod tests {
         p.on_block(BLOCK, t0);
         p.on_block(BLOCK, t0 + Duration::from_millis(1));
         assert_eq!(p.writing(), 2);
-        assert_eq!(p.next_release(), Some(t0 + Duration::from_millis(5)));
+        assert_eq!(p.next_release(true), Some(t0 + Duration::from_millis(5)));
         p.on_time(t0 + Duration::from_millis(5), true);
         assert_eq!(p.writing(), 1);
         p.on_time(t0 + Duration::from_millis(9), true);
-        assert_eq!((p.writing(), p.next_release()), (0, None));
+        assert_eq!((p.writing(), p.next_release(true)), (0, None));
         // No latency: nothing held.
         let mut p = Pipeline::new(cfg(DepthMode::Fixed(8)), t0);
         p.on_block(BLOCK, t0);

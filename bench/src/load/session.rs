@@ -154,7 +154,7 @@ impl Session {
     /// When the session wants [`Session::on_time`] called next, beyond the
     /// worker's regular tick: the next simulated write completing.
     pub(crate) fn next_wake(&self) -> Option<Instant> {
-        self.pipeline.next_release()
+        self.pipeline.next_release(self.unchoked())
     }
 
     /// Time passed: slots of written blocks come free, the rate estimate
@@ -355,7 +355,7 @@ impl Session {
     /// Keeps the pipeline's target of requests in flight while unchoked
     /// (blocks still being "written" hold their slots).
     fn fill(&mut self, ctx: &mut Ctx<'_>) {
-        if !self.unchoked() {
+        if !self.unchoked() || !self.pipeline.refill_due(ctx.now) {
             return;
         }
         let target = usize::try_from(self.pipeline.target()).unwrap_or(usize::MAX);
@@ -371,6 +371,7 @@ impl Session {
             ctx.stats.counters.requests += 1;
             self.last_send = ctx.now;
         }
+        self.pipeline.refilled(ctx.now);
     }
 }
 

@@ -446,3 +446,40 @@ fn write_latency_holds_slots_until_the_write_is_done() {
     assert_eq!(requests(&h.sent(0)).len(), 1, "written: one more request");
     assert_eq!(h.s.next_wake(), None);
 }
+
+#[test]
+fn refill_interval_tops_up_on_a_timer_only() {
+    // Transmission-like: the pipeline is topped up once a second.
+    let t = big_torrent();
+    let data = vec![7u8; 16384];
+    let mut h = Harness::with(
+        &t,
+        cfg_with(DepthConfig {
+            mode: DepthMode::Fixed(4),
+            refill_interval: Duration::from_secs(1),
+            ..DepthConfig::default()
+        }),
+    );
+    h.feed(&t, &opening(&t, Some(250))).unwrap();
+    let first = requests(&h.sent(HANDSHAKE_LEN));
+    assert_eq!(first.len(), 4, "the first refill is at once");
+    let mut answer = Vec::new();
+    for r in &first[..2] {
+        answer.extend(msg(Message::Piece {
+            index: r.index,
+            begin: r.begin,
+            data: &data[..r.length as usize],
+        }));
+    }
+    h.feed_at(&t, &answer, Duration::from_millis(100)).unwrap();
+    assert!(h.sent(0).is_empty(), "two slots free, but no refill yet");
+    assert_eq!(h.s.next_wake(), Some(h.t0 + Duration::from_millis(1005)));
+    h.time(&t, Duration::from_millis(1004));
+    assert!(h.sent(0).is_empty());
+    h.time(&t, Duration::from_millis(1005));
+    assert_eq!(requests(&h.sent(0)).len(), 2, "refilled after a second");
+    // Choked: no refill wake-ups.
+    h.feed_at(&t, &msg(Message::Choke), Duration::from_millis(1100))
+        .unwrap();
+    assert_eq!(h.s.next_wake(), None);
+}
