@@ -110,9 +110,8 @@ mod tests {
         assert_ne!(sa, [0u8; 96]);
     }
 
-    /// 2^1 mod P = 2 and 2^(2^159) checked against an independent
-    /// square-and-multiply over u128 limbs would be overkill: instead the
-    /// small exponents, whose results are plain powers of two.
+    /// A small exponent's public key is a plain power of two
+    /// (`tests/vectors.rs` checks full-size keys against Python).
     #[test]
     fn small_exponents_are_powers_of_two() {
         let mut k = [0u8; 20];
