@@ -332,6 +332,10 @@ pub struct Config {
     pub max_outgoing_per_torrent: u32,
     /// How long a dial may take before it counts as failed.
     pub connect_timeout: Span,
+    /// Refuse to start when any torrent cannot be loaded. Off (the
+    /// default), such a torrent is logged and skipped and the others are
+    /// served; the start fails only when none can be loaded.
+    pub strict: bool,
     /// The torrents to seed.
     #[serde(rename = "torrent", skip_serializing_if = "Vec::is_empty")]
     pub torrents: Vec<TorrentSpec>,
@@ -382,10 +386,15 @@ impl Default for Config {
             max_outgoing: 200,
             max_outgoing_per_torrent: 20,
             connect_timeout: Span::secs(10),
+            strict: false,
             torrents: Vec::new(),
         }
     }
 }
+
+/// The largest configuration file read: 16 MiB holds some 100,000
+/// `[[torrent]]` entries.
+pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
 
 /// The most shards accepted (far more than any machine has cores: a bound
 /// against typos such as `--shards 10000`).
@@ -419,12 +428,13 @@ impl Config {
         Ok(c)
     }
 
-    /// Reads and parses a TOML configuration file.
+    /// Reads and parses a TOML configuration file (a regular file of at
+    /// most [`MAX_CONFIG_BYTES`]; a FIFO or device is refused, not read).
     pub fn load(path: &std::path::Path) -> Result<Config, RuntimeError> {
-        let text = std::fs::read_to_string(path).map_err(|e| RuntimeError::Io {
-            op: "read config",
-            path: path.to_path_buf(),
-            source: e,
+        let bytes =
+            seedcore_storage::regular::read(path, MAX_CONFIG_BYTES, "a configuration file")?;
+        let text = String::from_utf8(bytes).map_err(|_| RuntimeError::Config {
+            what: format!("{}: not UTF-8 text", path.display()),
         })?;
         Config::from_toml(&text, path.parent()).map_err(|e| match e {
             RuntimeError::Config { what } => RuntimeError::Config {

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use seedcore_runtime::{Bytes, Config, Seeder, SendPath, Span, TorrentSpec};
+use seedcore_runtime::{Bytes, Config, RuntimeError, Seeder, SendPath, Signals, Span, TorrentSpec};
 
 use crate::exit::Outcome;
 
@@ -146,6 +146,11 @@ pub struct Args {
     /// Longest wait between dials of a `--peer` that keeps failing [default: 5m].
     #[arg(long, env = "SEEDCORE_DIAL_MAX_BACKOFF")]
     dial_max_backoff: Option<Span>,
+    /// Refuse to start when any torrent cannot be loaded. Without it, such
+    /// a torrent is reported and skipped, the others are seeded, and the
+    /// start fails only when none can be.
+    #[arg(long, env = "SEEDCORE_STRICT")]
+    strict: bool,
 }
 
 fn set<T>(slot: &mut T, value: Option<T>) {
@@ -218,6 +223,9 @@ fn effective(args: Args) -> anyhow::Result<(Config, bool)> {
     set(&mut c.choke_interval, args.choke_interval);
     set(&mut c.pex_interval, args.pex_interval);
     set(&mut c.dial_max_backoff, args.dial_max_backoff);
+    if args.strict {
+        c.strict = true;
+    }
     c.torrents
         .extend(args.paths.into_iter().map(|path| TorrentSpec {
             path,
@@ -229,6 +237,12 @@ fn effective(args: Args) -> anyhow::Result<(Config, bool)> {
 
 /// Runs `seedcore seed`.
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    // First of all: a SIGTERM during a long start-up (verification of a
+    // big torrent) must stop it cleanly, not kill the process by signal.
+    let signals = Signals::new();
+    signals
+        .install()
+        .context("cannot install the SIGINT/SIGTERM/SIGHUP handlers")?;
     let (config, print) = effective(args)?;
     if print {
         print!("{}", config.to_toml());
@@ -236,10 +250,14 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     }
     let json = config.json;
     let send_path = config.send_path;
-    let seeder = Seeder::start(config).context("cannot start seeding")?;
-    seeder
-        .stop_on_signals()
-        .context("cannot install the SIGINT/SIGTERM handlers")?;
+    let seeder = match Seeder::start_with(config, signals) {
+        Ok(s) => s,
+        Err(RuntimeError::Stopped) => {
+            tracing::info!("stopped during start-up (SIGINT/SIGTERM); nothing was served");
+            return Ok(Outcome::Ok);
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context("cannot start seeding")),
+    };
     for t in seeder.torrents() {
         let line = format!(
             "seeding {} ({} of {} pieces) info-hash {} from {}",

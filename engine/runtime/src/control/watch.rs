@@ -294,6 +294,7 @@ fn recheck(
     let opts = VerifyOptions {
         threads: 1,
         progress: None,
+        stop: None,
     };
     // Read with pread, not through a map: a file that just changed may be
     // truncated again while it is hashed, and a map would turn that into
