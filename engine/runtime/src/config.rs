@@ -332,6 +332,14 @@ pub struct Config {
     pub max_outgoing_per_torrent: u32,
     /// How long a dial may take before it counts as failed.
     pub connect_timeout: Span,
+    /// Most dials started per second to peers found by trackers, the DHT
+    /// and PEX, all torrents together (libtorrent's `connection_speed`,
+    /// whose default this is); a second's worth may go at once. 0: no
+    /// limit.
+    pub dial_rate: u32,
+    /// Most such dials started per second for one torrent, so that one
+    /// swarm's PEX lists cannot take the whole `dial_rate`. 0: no limit.
+    pub dial_rate_per_torrent: u32,
     /// Refuse to start when any torrent cannot be loaded. Off (the
     /// default), such a torrent is logged and skipped and the others are
     /// served; the start fails only when none can be loaded.
@@ -386,6 +394,8 @@ impl Default for Config {
             max_outgoing: 200,
             max_outgoing_per_torrent: 20,
             connect_timeout: Span::secs(10),
+            dial_rate: 30,
+            dial_rate_per_torrent: 10,
             strict: false,
             torrents: Vec::new(),
         }

@@ -84,6 +84,14 @@ pub struct Args {
     /// Most such outgoing connections per torrent [default: 20].
     #[arg(long, env = "SEEDCORE_MAX_OUTGOING_PER_TORRENT")]
     max_outgoing_per_torrent: Option<u32>,
+    /// Most dials started per second to found peers, all torrents
+    /// together; 0 = no limit [default: 30, libtorrent's connection_speed].
+    #[arg(long, env = "SEEDCORE_DIAL_RATE")]
+    dial_rate: Option<u32>,
+    /// Most dials started per second for one torrent; 0 = no limit
+    /// [default: 10].
+    #[arg(long, env = "SEEDCORE_DIAL_RATE_PER_TORRENT")]
+    dial_rate_per_torrent: Option<u32>,
     /// Give up a dial after this long [default: 10s].
     #[arg(long, env = "SEEDCORE_CONNECT_TIMEOUT")]
     connect_timeout: Option<Span>,
@@ -198,6 +206,8 @@ fn effective(args: Args) -> anyhow::Result<(Config, bool)> {
         args.max_outgoing_per_torrent,
     );
     set(&mut c.connect_timeout, args.connect_timeout);
+    set(&mut c.dial_rate, args.dial_rate);
+    set(&mut c.dial_rate_per_torrent, args.dial_rate_per_torrent);
     set(&mut c.tracker_timeout, args.tracker_timeout);
     if args.shards.is_some() {
         c.shards = args.shards;

@@ -290,6 +290,10 @@ impl Control {
                 torrents.len(),
                 cfg.max_outgoing,
                 cfg.max_outgoing_per_torrent,
+                outgoing::DialRates {
+                    total: cfg.dial_rate,
+                    per_torrent: cfg.dial_rate_per_torrent,
+                },
                 self.listen.clone(),
             ),
             pex: PexLists::new(private.clone()),
@@ -359,7 +363,7 @@ impl Control {
             *l += o;
         }
         let mut orders = core.dialer.due(now, &load);
-        orders.extend(core.outgoing.due(&load));
+        orders.extend(core.outgoing.due(now, &load));
         for o in orders {
             self.send_dial(o, core.connect_timeout);
         }
@@ -623,6 +627,7 @@ impl Core {
                 from_trackers: c.found_tracker,
                 from_dht: c.found_dht,
                 from_pex: c.found_pex,
+                dials: c.dials,
             },
         }
     }
