@@ -280,7 +280,14 @@ pub struct Config {
     pub resume_dir: Option<PathBuf>,
     /// Threads verifying data at startup; 0 = every core.
     pub verify_threads: usize,
-    /// How often the files being seeded are checked for changes.
+    /// Watch the files being seeded with inotify, so that a file edited in
+    /// place stops being served at once. Off (or where inotify cannot
+    /// watch), files are only `stat`ed every `file_check_interval`.
+    pub file_watch: bool,
+    /// How often the seeded files that inotify does not watch are checked
+    /// for changes (size and modification time, on a helper thread);
+    /// watched files are checked every 30th time, for the changes inotify
+    /// cannot see.
     pub file_check_interval: Span,
     /// How often each shard's choker re-decides who is served.
     pub choke_interval: Span,
@@ -373,6 +380,7 @@ impl Default for Config {
             json: false,
             resume_dir: None,
             verify_threads: 0,
+            file_watch: true,
             file_check_interval: Span::secs(10),
             choke_interval: Span::secs(10),
             pex_interval: Span::secs(60),

@@ -213,6 +213,7 @@ fn clear_nonblocking(_file: &File) -> std::io::Result<()> {
 }
 
 #[cfg(all(test, unix))]
+#[allow(clippy::unwrap_used)] // test code: fail loudly
 mod tests {
     use super::*;
     use std::os::unix::net::UnixListener;

@@ -142,9 +142,14 @@ pub struct Args {
     /// Threads verifying data at startup; 0 = every core [default: 0].
     #[arg(long, env = "SEEDCORE_VERIFY_THREADS")]
     verify_threads: Option<usize>,
-    /// How often seeded files are checked for changes [default: 10s].
+    /// How often seeded files that inotify does not watch are checked for
+    /// changes (watched ones: every 30th time) [default: 10s].
     #[arg(long, env = "SEEDCORE_FILE_CHECK_INTERVAL")]
     file_check_interval: Option<Span>,
+    /// Do not watch seeded files with inotify; only check them every
+    /// --file-check-interval (an edit in place is then seen that late).
+    #[arg(long, env = "SEEDCORE_NO_FILE_WATCH")]
+    no_file_watch: bool,
     /// How often the choker runs [default: 10s].
     #[arg(long, env = "SEEDCORE_CHOKE_INTERVAL")]
     choke_interval: Option<Span>,
@@ -230,6 +235,9 @@ fn effective(args: Args) -> anyhow::Result<(Config, bool)> {
     }
     set(&mut c.verify_threads, args.verify_threads);
     set(&mut c.file_check_interval, args.file_check_interval);
+    if args.no_file_watch {
+        c.file_watch = false;
+    }
     set(&mut c.choke_interval, args.choke_interval);
     set(&mut c.pex_interval, args.pex_interval);
     set(&mut c.dial_max_backoff, args.dial_max_backoff);

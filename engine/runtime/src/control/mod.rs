@@ -53,7 +53,7 @@ use outgoing::{Outgoing, Source};
 use pex::PexLists;
 use status::{Extra, OutgoingStatus, Status, StatusReport, TorrentLabel};
 use trackers::{Found, Trackers};
-use watch::{Change, Recheck, Watcher};
+use watch::{Change, Watcher};
 
 /// Longest sleep of the control loop (how fast a stop request and shard
 /// messages are seen).
@@ -110,8 +110,14 @@ impl Control {
     pub(crate) fn run(mut self, torrents: Vec<Loaded>) {
         let now = Instant::now();
         let n = self.shards.len();
-        let (recheck_tx, recheck_rx) = crossbeam_channel::unbounded::<Recheck>();
-        let mut watcher = Watcher::new(recheck_tx);
+        let waker = Arc::clone(&self.net.waker);
+        let mut watcher = Watcher::new(
+            self.config.file_watch,
+            self.config.file_check_interval.0,
+            Arc::new(move || {
+                let _ = waker.wake();
+            }),
+        );
         let mut labels = Vec::new();
         let mut private = Vec::new();
         for t in &torrents {
@@ -134,7 +140,6 @@ impl Control {
         let mut next_status = now + status_every;
         let mut next_snapshot = now + Duration::from_secs(1);
         let mut next_pex = now + self.config.pex_interval.0.min(Duration::from_secs(5));
-        let mut next_watch = now + self.config.file_check_interval.0;
         let mut events = mio::Events::with_capacity(64);
 
         while !self.stop.load(Ordering::Relaxed) {
@@ -146,10 +151,8 @@ impl Control {
             if self.reload.swap(false, Ordering::Relaxed) {
                 self.reload(&mut core);
             }
-            while let Ok(r) = recheck_rx.try_recv() {
-                if let Some(c) = watcher.finished(r) {
-                    self.apply(c);
-                }
+            for c in watcher.poll(now) {
+                self.apply(c);
             }
             if now >= next_snapshot {
                 let uploads = uploaded(&core.stats, labels.len());
@@ -179,12 +182,6 @@ impl Control {
                     }
                 }
                 next_pex = now + self.config.pex_interval.0;
-            }
-            if now >= next_watch {
-                for c in watcher.check() {
-                    self.apply(c);
-                }
-                next_watch = now + self.config.file_check_interval.0;
             }
             self.wait(&mut core, &mut events, now, next_snapshot);
         }

@@ -436,6 +436,7 @@ fn is_local(ip: IpAddr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     const FREE: DialRates = DialRates {
         total: 0,
@@ -530,12 +531,12 @@ mod tests {
         let start = Instant::now();
         for t in 0..3u32 {
             let peers: Vec<SocketAddr> = (0..10_000u32)
-                .map(|i| SocketAddr::from(([10, t as u8, (i >> 8) as u8, i as u8], 6881)))
+                .map(|i| SocketAddr::from((Ipv4Addr::from(0x0A00_0000 | (t << 16) | i), 6881)))
                 .collect();
             o.add(start, TorrentId(t), &peers[..1000], Source::Pex);
         }
         let mut per_torrent = [0u64; 3];
-        let mut per_second = vec![0u64; 20];
+        let mut per_second = [0u64; 20];
         for step in 0..2000u64 {
             let now = start + Duration::from_millis(step * 10);
             for d in o.due(now, &[0]) {
@@ -562,7 +563,7 @@ mod tests {
         // One torrent alone is held to its own rate.
         let mut o = Outgoing::new(1, 200, 20, rates, Vec::new());
         let peers: Vec<SocketAddr> = (0..1000u32)
-            .map(|i| SocketAddr::from(([10, 9, (i >> 8) as u8, i as u8], 1)))
+            .map(|i| SocketAddr::from((Ipv4Addr::from(0x0A09_0000 | i), 1)))
             .collect();
         o.add(start, TorrentId(0), &peers, Source::Pex);
         let mut n = 0;
