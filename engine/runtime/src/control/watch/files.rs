@@ -84,6 +84,10 @@ pub(crate) enum Command {
     SweepAll,
     /// A watched folder went away or moved: its watch is gone.
     Unwatched(PathBuf),
+    /// The seed stops: end the thread (and `notify`'s with it). The
+    /// channel alone would never close: `notify`'s handler, owned by this
+    /// thread, holds a sender too.
+    Stop,
 }
 
 /// Why a folder could not be watched.
@@ -247,6 +251,7 @@ impl<W: Watches> Files<W> {
                 self.stat(picked);
             }
             Command::SweepAll => self.stat((0..self.entries.len()).collect()),
+            Command::Stop => {}
             Command::Unwatched(dir) => {
                 if let Some(c) = self.dirs.get_mut(&dir) {
                     if *c {
@@ -278,6 +283,10 @@ impl<W: Watches> Files<W> {
                     c
                 }
             };
+            // A write through another name of the file (the target of a
+            // symlink, another hard link) raises its event in *that*
+            // name's folder, which may not be watched: sweep such files.
+            let covered = covered && !linked(&path);
             if !covered {
                 uncovered += 1;
             }
@@ -291,7 +300,7 @@ impl<W: Watches> Files<W> {
         }
         if uncovered > 0 && self.watches.is_some() {
             tracing::warn!(
-                "{uncovered} seeded files are not watched by inotify: they are checked every file_check_interval instead (an edit in place is seen that late)"
+                "{uncovered} seeded files are not watched by inotify (watch limit, unwatchable folder, or a symlink or hard link whose other name may be written to): they are checked every file_check_interval instead (an edit in place is seen that late)"
             );
         }
     }
@@ -353,6 +362,19 @@ impl<W: Watches> Files<W> {
         if any {
             (self.wake)();
         }
+    }
+}
+
+/// Whether `path` is a symbolic link or has other hard links.
+fn linked(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink() || m.nlink() > 1)
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
     }
 }
 
@@ -418,6 +440,7 @@ fn run<W: Watches>(mut files: Files<W>, commands: &Receiver<Command>, interval: 
     let mut next = Instant::now() + interval;
     loop {
         match commands.recv_timeout(next.saturating_duration_since(Instant::now())) {
+            Ok(Command::Stop) => return,
             Ok(c) => files.handle(c),
             Err(RecvTimeoutError::Timeout) => {
                 files.sweep();
@@ -502,6 +525,36 @@ mod tests {
         // An attribute change that keeps size and mtime is no change.
         f.handle(Command::Check(vec![key(1), key(2)]));
         assert!(rx.try_iter().next().is_none());
+    }
+
+    #[test]
+    fn symlinked_and_hard_linked_files_are_swept_every_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        let d = dir.path().join("d");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(elsewhere.join("t"), b"1").unwrap();
+        std::os::unix::fs::symlink(elsewhere.join("t"), d.join("sym")).unwrap();
+        std::fs::write(elsewhere.join("h"), b"1").unwrap();
+        std::fs::hard_link(elsewhere.join("h"), d.join("hard")).unwrap();
+        std::fs::write(d.join("plain"), b"1").unwrap();
+        let (tx, _rx) = crossbeam_channel::unbounded();
+        let limited = Limited {
+            left: 10,
+            watched: Vec::new(),
+        };
+        let mut f = Files::new(Some(limited), tx, Arc::new(|| {}));
+        let add = ["sym", "hard", "plain"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let p = d.join(n);
+                (key(i), p.clone(), FileStamp::read(&p).unwrap())
+            })
+            .collect();
+        f.handle(Command::Add(add));
+        assert!(!f.covered(key(0)) && !f.covered(key(1)) && f.covered(key(2)));
     }
 
     #[test]

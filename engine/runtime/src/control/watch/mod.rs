@@ -424,6 +424,14 @@ impl Watcher {
     }
 }
 
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        if let Some(h) = &self.helpers {
+            let _ = h.started.commands.send(Command::Stop);
+        }
+    }
+}
+
 /// Whether piece `p` of file `file` also holds bytes of another file that
 /// is withdrawn now. Only the neighbours that share the piece are looked
 /// at (files are in piece-space order), so a re-check of one file costs
