@@ -252,6 +252,21 @@ fn status(j: &mut Judge<'_>) {
 fn outgoing(j: &mut Judge<'_>) {
     let c = j.config;
     if c.max_outgoing == 0 {
+        for (key, value) in [
+            ("dial_rate", c.dial_rate),
+            ("dial_rate_per_torrent", c.dial_rate_per_torrent),
+        ] {
+            if j.explicit(key) {
+                j.moot(
+                    key,
+                    "max_outgoing",
+                    format!(
+                        "{key} = {value} is not used: max_outgoing = 0 dials no peer found by \
+                         trackers, the DHT or PEX"
+                    ),
+                );
+            }
+        }
         if j.explicit("max_outgoing_per_torrent") {
             j.moot(
                 "max_outgoing_per_torrent",
@@ -295,6 +310,19 @@ fn outgoing(j: &mut Judge<'_>) {
                 "max_outgoing_per_torrent = {} is more than max_outgoing = {}: the total caps \
                  every torrent at {}",
                 c.max_outgoing_per_torrent, c.max_outgoing, c.max_outgoing
+            ),
+        );
+    }
+    if c.dial_rate > 0
+        && c.dial_rate_per_torrent > c.dial_rate
+        && j.explicit("dial_rate_per_torrent")
+    {
+        j.note(
+            vec!["dial_rate_per_torrent", "dial_rate"],
+            format!(
+                "dial_rate_per_torrent = {} is more than dial_rate = {}: the total caps every \
+                 torrent at {} dials a second",
+                c.dial_rate_per_torrent, c.dial_rate, c.dial_rate
             ),
         );
     }

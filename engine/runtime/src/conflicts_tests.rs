@@ -229,6 +229,35 @@ fn dialling_limits_that_cancel_or_cap_each_other() {
         f[0]
     );
 
+    // Dial pacing with dialling off; a per-torrent pace above the total.
+    let c = Config {
+        max_outgoing: 0,
+        dial_rate: 5,
+        ..one_shard()
+    };
+    let f = check(
+        &c,
+        &sources(&[("max_outgoing", Layer::Flag), ("dial_rate", Layer::File)]),
+    );
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(
+        f[0].message.contains("dial_rate = 5 is not used"),
+        "{}",
+        f[0]
+    );
+    let c = Config {
+        dial_rate: 10,
+        dial_rate_per_torrent: 50,
+        ..one_shard()
+    };
+    let f = check(&c, &sources(&[("dial_rate_per_torrent", Layer::Flag)]));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(
+        f[0].message.contains("caps every torrent at 10"),
+        "{}",
+        f[0]
+    );
+
     // A back-off for --peer dials with no --peer.
     let c = Config {
         dial_max_backoff: Span::secs(30),
