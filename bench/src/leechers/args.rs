@@ -68,28 +68,44 @@ pub enum SeederProgram {
 /// One seeder column of the report: a program and its extra flags.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SeederSpec {
-    /// Column name: `seedcore`, `libtorrent`, or `seedcore --reqq 2000`.
+    /// Column name: `seedcore`, `libtorrent`, `seedcore --reqq 2000`, or
+    /// the label given before `=`.
     pub label: String,
     /// The program.
     pub program: SeederProgram,
+    /// Another seedcore binary than `--seedcore-bin` (`seedcore:PATH`).
+    pub bin: Option<PathBuf>,
     /// Extra arguments (seedcore only).
     pub extra: Vec<String>,
 }
 
 impl SeederSpec {
-    /// Parses `seedcore`, `libtorrent` or `seedcore ARGS...` (extra
-    /// flags for `seedcore seed`, split on whitespace).
+    /// Parses `[LABEL=]PROGRAM [FLAGS...]`: PROGRAM is `seedcore`,
+    /// `seedcore:PATH` (that binary: a before/after pair in one run) or
+    /// `libtorrent`; FLAGS (seedcore only) go to `seedcore seed`. The label
+    /// defaults to the whole text.
     pub fn parse(s: &str) -> Result<SeederSpec, String> {
-        let mut words = s.split_whitespace();
-        let program = match words.next() {
-            Some("seedcore") => SeederProgram::Seedcore,
-            Some("libtorrent") => SeederProgram::Libtorrent,
-            _ => {
-                return Err(format!(
-                    "--seeder {s:?}: give `seedcore`, `libtorrent` or `seedcore FLAGS` \
-                     (e.g. \"seedcore --reqq 2000\")"
-                ))
+        let usage = || {
+            format!(
+                "--seeder {s:?}: give [LABEL=]seedcore[:PATH] [FLAGS] or libtorrent \
+                 (e.g. \"seedcore --reqq 2000\", \"before=seedcore:/tmp/old/seedcore\")"
+            )
+        };
+        let (label, spec) = match s.split_once('=') {
+            Some((l, rest)) if !l.trim().is_empty() && !l.contains(char::is_whitespace) => {
+                (Some(l.trim().to_string()), rest)
             }
+            _ => (None, s),
+        };
+        let mut words = spec.split_whitespace();
+        let first = words.next().ok_or_else(usage)?;
+        let (program, bin) = match first.split_once(':') {
+            None if first == "seedcore" => (SeederProgram::Seedcore, None),
+            None if first == "libtorrent" => (SeederProgram::Libtorrent, None),
+            Some(("seedcore", path)) if !path.is_empty() => {
+                (SeederProgram::Seedcore, Some(PathBuf::from(path)))
+            }
+            _ => return Err(usage()),
         };
         let extra: Vec<String> = words.map(str::to_string).collect();
         if program == SeederProgram::Libtorrent && !extra.is_empty() {
@@ -98,8 +114,9 @@ impl SeederSpec {
             ));
         }
         Ok(SeederSpec {
-            label: s.split_whitespace().collect::<Vec<_>>().join(" "),
+            label: label.unwrap_or_else(|| s.split_whitespace().collect::<Vec<_>>().join(" ")),
             program,
+            bin,
             extra,
         })
     }
@@ -125,9 +142,9 @@ pub struct LeechersArgs {
         default_value = "libtorrent,transmission,aria2,rtorrent,qbittorrent"
     )]
     pub leechers: Vec<LeecherKind>,
-    /// A seeder column: `seedcore`, `libtorrent`, or `seedcore FLAGS`
-    /// (e.g. "seedcore --reqq 2000"); repeatable, in report order.
-    /// Default: seedcore and libtorrent.
+    /// A seeder column: `[LABEL=]seedcore[:PATH] [FLAGS]` or `libtorrent`
+    /// (e.g. "seedcore --reqq 2000", "before=seedcore:/tmp/old/seedcore");
+    /// repeatable, in report order. Default: seedcore and libtorrent.
     #[arg(long = "seeder")]
     pub seeders: Vec<String>,
     /// Rounds (each leecher x seeder once per round; the report shows
@@ -337,6 +354,25 @@ mod tests {
         assert_eq!(p.seeders[1].label, "seedcore --reqq 2000");
         assert_eq!(p.seeders[1].extra, ["--reqq", "2000"]);
         assert_eq!(p.seeders[2].program, SeederProgram::Libtorrent);
+        let p = plan(&[
+            "--seeder",
+            "before=seedcore:/old/seedcore --reqq 250",
+            "--seeder",
+            "seedcore",
+        ])
+        .unwrap();
+        assert_eq!(p.seeders[0].label, "before");
+        assert_eq!(
+            p.seeders[0].bin.as_deref(),
+            Some(Path::new("/old/seedcore"))
+        );
+        assert_eq!(p.seeders[0].extra, ["--reqq", "250"]);
+        assert_eq!(
+            (p.seeders[1].label.as_str(), p.seeders[1].bin.as_ref()),
+            ("seedcore", None)
+        );
+        assert!(plan(&["--seeder", "x=libtorrent:/y"]).is_err());
+        assert!(plan(&["--seeder", "x="]).is_err());
         assert!(plan(&["--seeder", "seedcore", "--seeder", "seedcore"])
             .unwrap_err()
             .contains("twice"));

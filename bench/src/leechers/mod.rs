@@ -136,6 +136,8 @@ struct Ctx<'a> {
     info_hash: [u8; 20],
     total: u64,
     seedcore_bin: &'a Path,
+    /// Private copies of the columns' own seedcore binaries, by label.
+    other_bins: Vec<(String, PathBuf)>,
     resume: &'a Path,
     logs: &'a Path,
 }
@@ -180,16 +182,28 @@ pub fn run(plan: &Plan) -> Result<LeechResults, String> {
     with_dummy_tracker(&torrent_path, &tracker_torrent)?;
     let seedcore_bin =
         compare::snapshot(&plan.seedcore_bin, &work.join("bin")).map_err(|e| e.to_string())?;
-    if plan
-        .seeders
-        .iter()
-        .any(|s| s.program == SeederProgram::Seedcore)
-        && !seedcore_bin.is_file()
-    {
+    // Needed by every run: it checks each downloaded copy.
+    if !seedcore_bin.is_file() {
         return Err(format!(
-            "{} not found: cargo build --release -p seedcore, or --seedcore-bin",
+            "{} not found (it seeds and checks every download): cargo build --release -p \
+             seedcore, or --seedcore-bin",
             plan.seedcore_bin.display()
         ));
+    }
+    let mut other_bins = Vec::new();
+    for (i, spec) in plan.seeders.iter().enumerate() {
+        if let Some(bin) = &spec.bin {
+            if !bin.is_file() {
+                return Err(format!(
+                    "--seeder {:?}: {} not found",
+                    spec.label,
+                    bin.display()
+                ));
+            }
+            let copy = compare::snapshot(bin, &work.join(format!("bin-{i}")))
+                .map_err(|e| e.to_string())?;
+            other_bins.push((spec.label.clone(), copy));
+        }
     }
     let resume = work.join("seedcore-resume");
     let ctx = Ctx {
@@ -200,6 +214,7 @@ pub fn run(plan: &Plan) -> Result<LeechResults, String> {
         info_hash: torrent.info_hash,
         total: torrent.geometry.total_length(),
         seedcore_bin: &seedcore_bin,
+        other_bins,
         resume: &resume,
         logs: &logs,
     };
@@ -333,7 +348,12 @@ fn start_seeder(
             );
             a.push(s(ctx.resume));
             a.extend(spec.extra.iter().cloned());
-            (ctx.seedcore_bin.to_path_buf(), a)
+            let bin = ctx
+                .other_bins
+                .iter()
+                .find(|(l, _)| *l == spec.label)
+                .map_or(ctx.seedcore_bin, |(_, b)| b.as_path());
+            (bin.to_path_buf(), a)
         }
         SeederProgram::Libtorrent => {
             let a = vec![
