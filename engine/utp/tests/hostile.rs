@@ -304,3 +304,27 @@ fn batches_respect_max() {
     assert!(n <= 3);
     assert_eq!(out.len(), n);
 }
+
+#[test]
+fn a_repeated_syn_is_answered_again() {
+    let mut sim = pair(Config::default(), 10);
+    let from: SocketAddr = "10.4.4.4:4".parse().unwrap();
+    let mut out = Transmits::new();
+    let mut answers = 0;
+    for _ in 0..3 {
+        sim.inject_b(from, &raw(PacketType::Syn, 900, 42, 0, 0));
+        out.clear();
+        sim.b.poll_transmit(sim.now, 16, &mut out);
+        for i in 0..out.len() {
+            let mut d = Vec::new();
+            out.assemble(i, &mut d, |_, _, _| {});
+            let p = seedcore_utp::packet::Packet::parse(&d).unwrap();
+            assert_eq!(p.header.kind, PacketType::State);
+            assert_eq!(p.header.conn_id, 900);
+            assert_eq!(p.header.ack_nr, 42);
+            answers += 1;
+        }
+    }
+    assert_eq!(answers, 3);
+    assert_eq!(sim.b.len(), 1);
+}

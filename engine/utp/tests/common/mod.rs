@@ -22,6 +22,11 @@ pub struct LinkSpec {
     pub jitter: Duration,
     pub loss: f64,
     pub dup: f64,
+    /// Datagrams larger than this are dropped if they carry the
+    /// don't-fragment bit (else IP fragments them and they arrive).
+    pub path_mtu: usize,
+    /// Drop exactly these datagrams (by their index on this link).
+    pub drop_nth: &'static [u64],
 }
 
 impl LinkSpec {
@@ -31,6 +36,8 @@ impl LinkSpec {
             jitter: Duration::ZERO,
             loss: 0.0,
             dup: 0.0,
+            path_mtu: usize::MAX,
+            drop_nth: &[],
         }
     }
 }
@@ -79,6 +86,8 @@ pub struct Sim {
     pub dropped: u64,
     /// Datagrams the link carried per direction, with their sizes.
     pub sizes_ab: Vec<usize>,
+    /// Datagrams put on each link so far (a->b, b->a).
+    pub carried: [u64; 2],
 }
 
 impl Sim {
@@ -106,6 +115,7 @@ impl Sim {
             datagrams: 0,
             dropped: 0,
             sizes_ab: Vec::new(),
+            carried: [0; 2],
         }
     }
 
@@ -138,6 +148,14 @@ impl Sim {
                     self.sizes_ab.push(d.len());
                 }
                 self.datagrams += 1;
+                let nth = self.carried[usize::from(!from_a)];
+                self.carried[usize::from(!from_a)] += 1;
+                if spec.drop_nth.contains(&nth)
+                    || (self.out.datagrams()[i].dont_fragment && d.len() > spec.path_mtu)
+                {
+                    self.dropped += 1;
+                    continue;
+                }
                 let copies = if self.rng.chance(spec.dup) { 2 } else { 1 };
                 for _ in 0..copies {
                     if self.rng.chance(spec.loss) {
