@@ -130,6 +130,10 @@ pub struct Endpoint<E> {
     slots: Vec<Slot<E>>,
     free: Vec<u32>,
     index: HashMap<(SocketAddr, u16), u32>,
+    /// The last route looked up: most datagrams in a receive batch belong
+    /// to the same connection (libutp and libtorrent keep the same cache),
+    /// and this skips the keyed hash for them.
+    last: Option<((SocketAddr, u16), u32)>,
     live: usize,
     half_open: usize,
     dirty: VecDeque<u32>,
@@ -162,6 +166,7 @@ impl<E: Clone> Endpoint<E> {
             slots: Vec::new(),
             free: Vec::new(),
             index: HashMap::new(),
+            last: None,
             live: 0,
             half_open: 0,
             dirty: VecDeque::new(),
@@ -338,7 +343,7 @@ impl<E: Clone> Endpoint<E> {
                 let c = self.slots.get(i as usize)?.conn.as_ref()?;
                 (c.send_id == h.conn_id).then_some(i)
             }),
-            _ => self.index.get(&(from, h.conn_id)).copied(),
+            _ => self.route(from, h.conn_id),
         };
         let Some(i) = idx else {
             return self.stray(now, from, &p);
@@ -357,6 +362,17 @@ impl<E: Clone> Endpoint<E> {
         }
         self.after(i);
         Some(handle)
+    }
+
+    fn route(&mut self, from: SocketAddr, id: u16) -> Option<u32> {
+        if let Some((key, i)) = self.last {
+            if key == (from, id) {
+                return Some(i);
+            }
+        }
+        let i = *self.index.get(&(from, id))?;
+        self.last = Some(((from, id), i));
+        Some(i)
     }
 
     /// A SYN for no existing connection.
@@ -654,6 +670,9 @@ impl<E: Clone> Endpoint<E> {
             s.timer = None;
             s.events = 0;
             self.index.remove(&key);
+            if self.last.is_some_and(|(k, _)| k == key) {
+                self.last = None;
+            }
             self.free.push(i);
             self.live -= 1;
             return;
