@@ -60,7 +60,11 @@ pub struct Config {
     /// so that NAT mappings live.
     pub keepalive: Duration,
     /// An accepted connection whose peer sends no data within this is
-    /// forgotten (SYN-ACK lost, spoofed SYN).
+    /// forgotten (SYN-ACK lost, spoofed SYN). As long as a dialler keeps
+    /// retransmitting before it gives up (30 s of silence), so that a
+    /// first data packet lost a few times still finds its connection.
+    /// Under a flood the half-open table fills and SYN cookies take over,
+    /// so a long lifetime costs no more than `max_half_open` entries.
     pub half_open_timeout: Duration,
     /// Connections (all states) an endpoint holds at most; SYNs beyond it
     /// are dropped.
@@ -88,7 +92,7 @@ impl Default for Config {
             fin_resends: 2,
             loss_multiplier: 50,
             keepalive: Duration::from_secs(29),
-            half_open_timeout: Duration::from_secs(10),
+            half_open_timeout: Duration::from_secs(30),
             max_connections: 10_000,
             max_half_open: 1024,
             resets_per_second: 100,

@@ -254,7 +254,7 @@ fn half_open_expires_and_reset_closes() {
         &raw(PacketType::Syn, 500, 9, 0, 0),
     );
     assert_eq!(sim.b.len(), 1);
-    let until = sim.now + Duration::from_secs(11);
+    let until = sim.now + Config::default().half_open_timeout + Duration::from_secs(1);
     while sim.now < until {
         sim.step(Duration::from_secs(1));
     }

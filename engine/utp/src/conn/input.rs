@@ -39,9 +39,11 @@ impl<E> Connection<E> {
                 return;
             }
             PacketType::Syn => {
-                // A repeated SYN: our SYN-ACK was lost.
+                // A repeated SYN: our SYN-ACK was lost. The peer is still
+                // trying, so the half-open deadline starts again.
                 if self.state == State::SynRecv && h.seq_nr == self.peer_isn {
                     self.syn_ack_pending = true;
+                    self.created = now;
                 }
                 return;
             }
@@ -53,7 +55,11 @@ impl<E> Connection<E> {
                 self.stats.packets_ignored += 1;
                 return;
             }
-            self.state = State::Connected;
+            self.state = if self.close_requested {
+                State::Closing
+            } else {
+                State::Connected
+            };
             self.events |= Events::CONNECTED;
             // A STATE carries the acceptor's first sequence number; a DATA
             // that overtook it is that first packet.

@@ -47,6 +47,10 @@ pub(crate) const MAX_IN_FLIGHT: usize = 1024;
 /// uses the same 3 s).
 const SYN_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// A connected peer is declared dead only after this long without a
+/// packet from it (besides the timeout count).
+const DEAD_SILENCE: Duration = Duration::from_secs(30);
+
 /// Duplicate ACKs (or SACKed packets past a hole) that mean "lost".
 pub(crate) const DUP_ACKS: u16 = 3;
 
@@ -208,6 +212,9 @@ pub struct Connection<E> {
     /// One packet may go past a zero window (a probe).
     pub(crate) zero_window_probe: bool,
     pub(crate) fin_seq: Option<u16>,
+    /// `close` was called before the connection was established: it
+    /// closes (queued bytes, then FIN) as soon as it is.
+    pub(crate) close_requested: bool,
     pub(crate) reset_pending: bool,
     pub(crate) syn_ack_pending: bool,
     pub(crate) last_sent: Instant,
@@ -270,6 +277,7 @@ impl<E> Connection<E> {
             window_limited: false,
             zero_window_probe: false,
             fin_seq: None,
+            close_requested: false,
             reset_pending: false,
             syn_ack_pending: false,
             last_sent: now,
@@ -369,6 +377,9 @@ impl<E> Connection<E> {
 
     /// Bytes that can be written now.
     pub fn send_space(&self) -> usize {
+        if self.close_requested {
+            return 0;
+        }
         match self.state {
             State::SynSent | State::SynRecv | State::Connected => self.send.space(),
             State::Closing | State::Closed => 0,
@@ -440,8 +451,11 @@ impl<E> Connection<E> {
     }
 
     /// Closes gracefully: bytes already written are delivered, then a FIN.
+    /// A dial still waiting for its answer closes that way once it is
+    /// answered (or at once, with nothing written).
     pub fn close(&mut self) {
         match self.state {
+            State::SynSent if self.send.held() > 0 => self.close_requested = true,
             State::SynSent | State::SynRecv => self.abort(),
             State::Connected => self.state = State::Closing,
             State::Closing | State::Closed => {}
@@ -569,8 +583,14 @@ impl<E> Connection<E> {
 
     fn on_rto(&mut self, now: Instant) {
         self.stats.timeouts += 1;
-        let first = self.acked_seq.wrapping_add(1);
-        let Some(Some(oldest)) = self.outbuf.front() else {
+        // The oldest unacknowledged packet (a late selective ACK may have
+        // covered the one right after the cumulative ACK).
+        let oldest = self
+            .outbuf
+            .iter()
+            .enumerate()
+            .find_map(|(i, p)| p.as_ref().map(|p| (i, p)));
+        let Some((oldest_at, oldest)) = oldest else {
             // Nothing unacknowledged. If a zero window stops us, let one
             // packet through as a probe; else the timer is stale.
             if self.peer_wnd < u32::from(self.mtu.packet_size()) && self.send.unsent() > 0 {
@@ -588,19 +608,26 @@ impl<E> Connection<E> {
             (_, Kind::Fin) => self.cfg.fin_resends,
             _ => self.cfg.num_resends,
         };
-        // A connection that never heard from its peer after accepting has
-        // nobody to retransmit to (libtorrent's "unconfirmed" rule).
-        if self.timeouts >= limit || self.state == State::SynRecv {
-            let reason = if self.state == State::Closing && oldest_kind == Kind::Fin {
-                CloseReason::Closed
-            } else {
-                CloseReason::TimedOut
-            };
-            self.finish(reason);
+        // Dead: `limit` timeouts in a row without a word from the peer,
+        // and (once connected) silent for DEAD_SILENCE too. The count
+        // alone (libtorrent's and libutp's rule) kills a connection after
+        // four losses of one packet in about 8 s, which a path with 10 %
+        // loss produces now and then; the peer's keepalive (29 s) or any
+        // other packet resets the count. A connection that never heard
+        // from its peer after accepting has nobody to retransmit to
+        // (libtorrent's "unconfirmed" rule).
+        let silent = now.saturating_duration_since(self.last_recv) >= DEAD_SILENCE;
+        let dead = self.timeouts >= limit && (self.state == State::SynSent || silent);
+        if dead || self.state == State::SynRecv {
+            self.finish(CloseReason::TimedOut);
             return;
         }
         // Only the MTU probe was outstanding: it was probably too big.
-        let only = self.outbuf.len() == 1;
+        let first = self
+            .acked_seq
+            .wrapping_add(1)
+            .wrapping_add(u16::try_from(oldest_at).unwrap_or(0));
+        let only = self.outbuf.iter().flatten().count() == 1;
         let probe_lost = only && self.mtu.is_probe(first);
         if probe_lost {
             self.mtu.lost(first);
@@ -610,18 +637,19 @@ impl<E> Connection<E> {
             let mss = u32::from(self.mtu.packet_size());
             self.cc.on_timeout(self.in_flight, self.seq_nr, mss);
         }
-        // Everything in flight is lost; the oldest goes again at once.
-        let mut seq = first;
+        // Everything in flight is lost; they go again oldest first (the
+        // queue is rebuilt in sequence order: an older resend still
+        // waiting for the window must not trail a newer one).
+        self.resend.clear();
+        let mut seq = self.acked_seq.wrapping_add(1);
         for slot in self.outbuf.iter_mut() {
             if let Some(p) = slot {
                 if !p.lost {
                     p.lost = true;
                     self.in_flight = self.in_flight.saturating_sub(u32::from(p.len));
                 }
-                if !p.queued {
-                    p.queued = true;
-                    self.resend.push_back(seq);
-                }
+                p.queued = true;
+                self.resend.push_back(seq);
             }
             seq = seq.wrapping_add(1);
         }

@@ -88,6 +88,8 @@ pub struct Sim {
     pub sizes_ab: Vec<usize>,
     /// Datagrams put on each link so far (a->b, b->a).
     pub carried: [u64; 2],
+    /// When a datagram last reached a, and b.
+    pub last_delivery: [Instant; 2],
 }
 
 impl Sim {
@@ -116,6 +118,7 @@ impl Sim {
             dropped: 0,
             sizes_ab: Vec::new(),
             carried: [0; 2],
+            last_delivery: [t0; 2],
         }
     }
 
@@ -158,7 +161,25 @@ impl Sim {
                 }
                 let copies = if self.rng.chance(spec.dup) { 2 } else { 1 };
                 for _ in 0..copies {
-                    if self.rng.chance(spec.loss) {
+                    let lost = self.rng.chance(spec.loss);
+                    if std::env::var_os("UTP_TRACE").is_some() {
+                        let p = seedcore_utp::packet::Packet::parse(&d).unwrap();
+                        let h = p.header;
+                        eprintln!(
+                            "{:>10?} {} {:?} id {} seq {} ack {} wnd {} len {} sack {:?}{}",
+                            self.now - self.t0,
+                            if from_a { "a->b" } else { "b->a" },
+                            h.kind,
+                            h.conn_id,
+                            h.seq_nr,
+                            h.ack_nr,
+                            h.wnd_size,
+                            p.payload.len(),
+                            p.sack,
+                            if lost { " LOST" } else { "" }
+                        );
+                    }
+                    if lost {
                         self.dropped += 1;
                         continue;
                     }
@@ -196,8 +217,10 @@ impl Sim {
             };
             if to_b {
                 self.b.handle_datagram(self.now, self.a_addr, &d);
+                self.last_delivery[1] = self.now;
             } else {
                 self.a.handle_datagram(self.now, self.b_addr, &d);
+                self.last_delivery[0] = self.now;
             }
         }
         self.a.handle_timeout(self.now);
