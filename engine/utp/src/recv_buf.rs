@@ -9,6 +9,11 @@ use std::collections::VecDeque;
 /// window too).
 pub(crate) const MAX_REORDER: usize = 1024;
 
+/// Room packets ahead of a gap must leave free: the packet that fills the
+/// gap must always fit, or a buffer full of reordered packets would wait
+/// for it forever (the largest payload is 1452 bytes).
+const GAP_ROOM: usize = 1500;
+
 #[derive(Debug)]
 pub(crate) struct RecvBuf {
     data: VecDeque<u8>,
@@ -51,7 +56,7 @@ impl RecvBuf {
     /// Stores a packet `dist` (1..) after the next expected one; false if
     /// it does not fit (it will come again).
     pub(crate) fn push_ahead(&mut self, dist: usize, payload: &[u8]) -> bool {
-        if dist == 0 || dist > MAX_REORDER || payload.len() > self.window() as usize {
+        if dist == 0 || dist > MAX_REORDER || payload.len() + GAP_ROOM > self.window() as usize {
             return false;
         }
         if self.ahead.len() < dist {
@@ -125,12 +130,12 @@ mod tests {
 
     #[test]
     fn reorder_and_sack() {
-        let mut r = RecvBuf::new(100);
+        let mut r = RecvBuf::new(2000);
         // The packet after next (dist 1) and dist 3 arrive first.
         assert!(r.push_ahead(1, b"bb"));
         assert!(r.push_ahead(3, b"dd"));
         assert!(r.push_ahead(3, b"dd"));
-        assert_eq!(r.window(), 96);
+        assert_eq!(r.window(), 1996);
         let mut m = [0; 8];
         assert_eq!(r.sack(&mut m), 4);
         assert_eq!(m[0], 0b101);
@@ -149,6 +154,11 @@ mod tests {
         assert!(r.push_in_order(&[0; 8]));
         assert!(!r.push_in_order(&[0; 3]));
         assert!(!r.push_ahead(2, &[0; 3]));
+        // Reordered packets leave room for the one that fills the gap.
+        let mut r = RecvBuf::new(4000);
+        assert!(r.push_ahead(1, &[0; 1400]));
+        assert!(!r.push_ahead(2, &[0; 1400]));
+        assert!(r.push_in_order(&[0; 1400]));
         assert!(!r.push_ahead(MAX_REORDER + 1, &[]));
     }
 }

@@ -365,6 +365,34 @@ proptest! {
         prop_assert!(o.reply == *data(reply, seed + 1), "reply differs");
         prop_assert!(o.a_reason.is_some(), "a never closed");
     }
+
+    /// Small, random buffers on both sides: windows shut and open, send
+    /// space runs out, under the same loss, reordering and duplication.
+    #[test]
+    fn delivers_with_small_buffers(
+        ab in spec(),
+        ba in spec(),
+        size in 1usize..300_000,
+        reply in 0usize..40_000,
+        send in 16u32..256,
+        recv in 16u32..128,
+        probing in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let cfg = Config {
+            send_buffer: send << 10,
+            recv_buffer: recv << 10,
+            mtu_probing: probing,
+            ..Config::default()
+        };
+        let o = transfer(ab, ba, size, reply, seed, cfg);
+        if (!o.a_connected && o.a_reason == Some(CloseReason::TimedOut)) || o.silent_death {
+            return Ok(());
+        }
+        prop_assert_eq!(o.received.len(), size, "after {:?}", o.elapsed);
+        prop_assert!(o.received == *data(size, seed), "bytes differ");
+        prop_assert!(o.reply == *data(reply, seed + 1), "reply differs");
+    }
 }
 
 /// Found by the proptest: `close` right after `connect` (one byte
@@ -507,4 +535,34 @@ fn first_packets_lost_repeatedly_still_connect() {
     );
     assert_eq!(o.received.len(), 549, "after {:?}", o.elapsed);
     assert_eq!(o.reply.len(), 1);
+}
+
+/// Found by the proptest (small buffers): the receiver's window filled
+/// with packets past a gap, so the packet that fills the gap no longer
+/// fit and the connection waited for ever. Reordered packets now leave
+/// room for one full packet.
+#[test]
+fn a_buffer_full_of_reordered_packets_still_takes_the_gap() {
+    let ab = LinkSpec {
+        delay: Duration::from_millis(26),
+        jitter: Duration::from_millis(2),
+        loss: 0.1156,
+        ..LinkSpec::perfect()
+    };
+    let ba = LinkSpec {
+        delay: Duration::from_millis(19),
+        jitter: Duration::from_millis(14),
+        loss: 0.1065,
+        dup: 0.0195,
+        ..LinkSpec::perfect()
+    };
+    let cfg = Config {
+        send_buffer: 71 << 10,
+        recv_buffer: 66 << 10,
+        mtu_probing: false,
+        ..Config::default()
+    };
+    let o = transfer(ab, ba, 126_761, 14_609, 14_530_762_385_219_993_930, cfg);
+    assert_eq!(o.received.len(), 126_761, "after {:?}", o.elapsed);
+    assert_eq!(o.reply.len(), 14_609);
 }
