@@ -38,10 +38,7 @@ fn wait_state(node: &Node, key: TorrentKey, state: TorrentState) {
 
 /// Whether the seed closes a connection naming `hash` without answering.
 fn refused(addr: SocketAddr, hash: [u8; 20]) -> bool {
-    match Leecher::connect(addr, hash, true) {
-        Err(_) => true,
-        Ok(_) => false,
-    }
+    Leecher::connect(addr, hash, true).is_err()
 }
 
 fn meta_at(path: &Path) -> Metainfo {
@@ -57,7 +54,11 @@ fn half(meta: &Metainfo) -> (Vec<u32>, Vec<u32>) {
 fn torrents_come_and_go_while_another_peer_downloads_on_one_connection() {
     let dir = tempfile::tempdir().unwrap();
     let a = common::sample_folder(dir.path());
-    let b = common::make_folder(dir.path(), "bee", &[("b1.bin", 700_000), ("b2.bin", 300_001)]);
+    let b = common::make_folder(
+        dir.path(),
+        "bee",
+        &[("b1.bin", 700_000), ("b2.bin", 300_001)],
+    );
     let c = common::make_folder(dir.path(), "sea", &[("c.bin", 900_000)]);
     let c_torrent = seedcore_runtime::torrents::make_torrent(&c, 2).unwrap();
     let state = dir.path().join("state");
@@ -76,27 +77,36 @@ fn torrents_come_and_go_while_another_peer_downloads_on_one_connection() {
     let la_addr = la.stream().local_addr().unwrap();
 
     // Add B (made from its folder) and C (its .torrent), both at run time.
-    let info_b = node.add(AddRequest::new(AddSource::Make(b.clone()))).unwrap();
+    let info_b = node
+        .add(AddRequest::new(AddSource::Make(b.clone())))
+        .unwrap();
     assert_eq!(info_b.source, TorrentSource::Api);
     let meta_b = meta_at(&dir.path().join("bee.torrent"));
     let kb = key_of(&meta_b);
     assert_eq!(info_b.key, kb);
     let kc = key_of(&c_torrent.meta);
     let info_c = node
-        .add(AddRequest::new(AddSource::TorrentBytes(
-            std::fs::read(&c_torrent.torrent_path).unwrap(),
-        )).with_data(dir.path()))
+        .add(
+            AddRequest::new(AddSource::TorrentBytes(
+                std::fs::read(&c_torrent.torrent_path).unwrap(),
+            ))
+            .with_data(dir.path()),
+        )
         .unwrap();
     assert_eq!(info_c.key, kc);
     assert!(
         matches!(
-            node.add(AddRequest::new(AddSource::TorrentFile(c_torrent.torrent_path.clone()))),
+            node.add(AddRequest::new(AddSource::TorrentFile(
+                c_torrent.torrent_path.clone()
+            ))),
             Err(NodeError::Duplicate { .. })
         ),
         "the same torrent twice is refused"
     );
     assert!(matches!(
-        node.add(AddRequest::new(AddSource::TorrentBytes(b"d4:infoe".to_vec())).with_data(dir.path())),
+        node.add(
+            AddRequest::new(AddSource::TorrentBytes(b"d4:infoe".to_vec())).with_data(dir.path())
+        ),
         Err(NodeError::BadTorrent { .. })
     ));
     wait_state(&node, kb, TorrentState::Seeding);
@@ -243,7 +253,10 @@ fn blocklisted_addresses_are_refused_before_the_handshake_and_reloads_apply() {
     let info = node.blocklist().unwrap();
     assert_eq!((info.ranges_v4, info.ranges_v6), (1, 1));
     assert_eq!(handshake_from("127.0.0.2:0", addr, hash), None, "blocked");
-    assert!(handshake_from("127.0.0.3:0", addr, hash).is_some(), "allowed");
+    assert!(
+        handshake_from("127.0.0.3:0", addr, hash).is_some(),
+        "allowed"
+    );
     common::wait_for("the refusal counted", WAIT, || {
         node.status()
             .is_ok_and(|s| s.live.refused_blocked >= 1 && s.live.blocklist_ranges == 2)
@@ -267,7 +280,8 @@ fn blocklisted_addresses_are_refused_before_the_handshake_and_reloads_apply() {
     std::fs::write(&list, "x:127.0.0.4-127.0.0.4\n").unwrap();
     let info = node.reload_blocklist().unwrap();
     assert_eq!((info.ranges_v4, info.ranges_v6), (1, 0));
-    held.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    held.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let mut buf = [0u8; 4096];
     let closed = loop {
         match held.read(&mut buf) {
@@ -378,7 +392,8 @@ fn upload_slots_hold_over_all_shards() {
     let peers: Vec<Leecher> = (0..6)
         .map(|_| {
             let mut l = Leecher::connect(addr, key.0, true).unwrap();
-            l.send(&seedcore_protocol::wire::Message::Interested).unwrap();
+            l.send(&seedcore_protocol::wire::Message::Interested)
+                .unwrap();
             l
         })
         .collect();
@@ -391,7 +406,12 @@ fn upload_slots_hold_over_all_shards() {
     let end = Instant::now() + Duration::from_secs(3);
     let mut most = 0;
     while Instant::now() < end {
-        let unchoked = node.peers(key).unwrap().iter().filter(|p| !p.choked).count();
+        let unchoked = node
+            .peers(key)
+            .unwrap()
+            .iter()
+            .filter(|p| !p.choked)
+            .count();
         assert!(unchoked <= 2, "{unchoked} peers unchoked with 2 slots");
         most = most.max(unchoked);
         std::thread::sleep(Duration::from_millis(50));
