@@ -339,6 +339,31 @@ pub struct Config {
     pub max_outgoing_per_torrent: u32,
     /// How long a dial may take before it counts as failed.
     pub connect_timeout: Span,
+    /// The live node's own folder: torrents added at run time (through
+    /// the API or the watch folder), their data folders, paused flags and
+    /// limits, and the resume files (unless `resume_dir` is set). Written
+    /// atomically; a `kill -9` never loses an acknowledged change. Unset:
+    /// run-time changes last until the process ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_dir: Option<PathBuf>,
+    /// A folder watched for `.torrent` files (inotify): one dropped in is
+    /// added, one removed is removed, one that does not parse is moved to
+    /// `<watch>/.failed/` with the error beside it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watch: Option<PathBuf>,
+    /// Where the data of watch-folder torrents is (default: the watch
+    /// folder itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watch_data: Option<PathBuf>,
+    /// Upload rate of the whole node in bytes per second (`"10M"` is 10
+    /// MiB/s), shared between shards by demand; 0 = unlimited. Changeable
+    /// at run time.
+    pub upload_limit: Bytes,
+    /// An IP blocklist (eMule `ipfilter.dat` or P2P text format, IPv4 and
+    /// IPv6): those addresses are refused before their handshake and never
+    /// dialled. Reloaded on SIGHUP and through the API.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocklist: Option<PathBuf>,
     /// Most dials started per second to peers found by trackers, the DHT
     /// and PEX, all torrents together (libtorrent's `connection_speed`,
     /// whose default this is); a second's worth may go at once. 0: no
@@ -402,6 +427,11 @@ impl Default for Config {
             max_outgoing: 200,
             max_outgoing_per_torrent: 20,
             connect_timeout: Span::secs(10),
+            state_dir: None,
+            watch: None,
+            watch_data: None,
+            upload_limit: Bytes(0),
+            blocklist: None,
             dial_rate: 30,
             dial_rate_per_torrent: 10,
             strict: false,
@@ -437,7 +467,16 @@ impl Config {
                     }
                 }
             }
-            if let Some(d) = &mut c.resume_dir {
+            for d in [
+                &mut c.resume_dir,
+                &mut c.state_dir,
+                &mut c.watch,
+                &mut c.watch_data,
+                &mut c.blocklist,
+            ]
+            .into_iter()
+            .flatten()
+            {
                 if d.is_relative() {
                     *d = base.join(&*d);
                 }

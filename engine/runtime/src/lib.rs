@@ -31,24 +31,36 @@
 //! ```
 #![deny(unsafe_code)]
 
+pub mod blocklist;
 pub mod config;
 pub mod conflicts;
 mod control;
 mod error;
+mod fsutil;
+mod ids;
+pub mod limits;
 mod listen;
 mod mailbox;
 mod msg;
+pub mod node;
 mod shard;
+mod sighup;
 mod signals;
+mod state;
 pub mod sys;
 pub mod torrents;
+mod watchdir;
 
 pub use config::{Bytes, Config, SendPath, Span, TorrentSpec};
 pub use control::status::{
-    DhtStatus, OutgoingStatus, ScrapeReport, ShardStatus, StatusReport, TorrentStatus,
+    DhtStatus, LiveStatus, OutgoingStatus, ScrapeReport, ShardStatus, StatusReport, TorrentStatus,
     TrackerReport,
 };
 pub use error::RuntimeError;
+pub use node::{
+    AddRequest, AddSource, BlocklistInfo, ErrorKind, Limits, LimitsUpdate, Node, NodeError,
+    PeerInfo, ReloadReport, TorrentInfo, TorrentKey, TorrentSource, TorrentState, VerifyProgress,
+};
 pub use signals::{ReloadHandle, Signals, StopHandle};
 
 use std::net::SocketAddr;
@@ -106,6 +118,8 @@ pub struct Seeder {
     failed: Vec<FailedTorrent>,
     shards: usize,
     latest: Arc<Mutex<Option<StatusReport>>>,
+    node: Node,
+    watcher: Option<watchdir::WatchDir>,
 }
 
 impl Seeder {
@@ -113,7 +127,8 @@ impl Seeder {
     /// starts the shards and the control thread. Returns once every shard
     /// accepts connections. A torrent that cannot be loaded is logged and
     /// skipped (see [`Seeder::failed`]) unless `config.strict` is set; the
-    /// start fails when none can be.
+    /// start fails when none can be (unless the node has a state folder or
+    /// a watch folder: a live node may start empty).
     pub fn start(config: Config) -> Result<Seeder, RuntimeError> {
         Seeder::start_with(config, Signals::new())
     }
@@ -122,18 +137,43 @@ impl Seeder {
     /// beforehand, so that a stop asked for during a long start-up ends it
     /// early with [`RuntimeError::Stopped`], and the running seed then
     /// answers the same flags.
-    pub fn start_with(config: Config, signals: Signals) -> Result<Seeder, RuntimeError> {
+    pub fn start_with(mut config: Config, signals: Signals) -> Result<Seeder, RuntimeError> {
         config.validate()?;
-        let report = torrents::load_all(&config, &signals.stop)?;
-        let failed: Vec<FailedTorrent> = report
-            .failed
-            .iter()
-            .map(|f| FailedTorrent {
-                path: f.spec.path.clone(),
-                error: f.error.to_string(),
-            })
-            .collect();
-        let loaded = report.loaded;
+        // As given (for reloads to compare with); `config` itself gets the
+        // state folder's resume folder as its default below.
+        let given = config.clone();
+        let state = match &config.state_dir {
+            Some(d) => Some(Arc::new(state::StateDir::open(d)?)),
+            None => None,
+        };
+        if let (None, Some(s)) = (&config.resume_dir, &state) {
+            config.resume_dir = Some(s.resume_dir());
+        }
+        let blocklist = match &config.blocklist {
+            Some(p) => {
+                Arc::new(
+                    blocklist::Blocklist::load(p).map_err(|e| RuntimeError::Config {
+                        what: format!("blocklist: {e} (fix the file or leave `blocklist` unset)"),
+                    })?,
+                )
+            }
+            None => Arc::new(blocklist::Blocklist::default()),
+        };
+        let live_node = state.is_some() || config.watch.is_some();
+        let (loaded, failed) = if config.torrents.is_empty() && live_node {
+            (Vec::new(), Vec::new())
+        } else {
+            let report = torrents::load_all(&config, &signals.stop)?;
+            let failed: Vec<FailedTorrent> = report
+                .failed
+                .iter()
+                .map(|f| FailedTorrent {
+                    path: f.spec.path.clone(),
+                    error: f.error.to_string(),
+                })
+                .collect();
+            (report.loaded, failed)
+        };
         if signals.stop_requested() {
             return Err(RuntimeError::Stopped);
         }
@@ -148,6 +188,15 @@ impl Seeder {
         for f in conflicts::check_torrents(&config, &facts) {
             tracing::warn!("{f}");
         }
+        let mut ids = ids::Ids::default();
+        let loaded: Vec<(seedcore_protocol::session::TorrentId, torrents::Loaded)> = loaded
+            .into_iter()
+            .map(|t| ids.allocate().map(|id| (id, t)))
+            .collect::<Option<_>>()
+            .ok_or_else(|| RuntimeError::Config {
+                what: format!("more than {} torrents", 1u64 << ids::SLOT_BITS),
+            })?;
+        let global = Arc::new(limits::SharedBucket::new(config.upload_limit.0));
         let shards = config.shard_count();
         let cpus = sys::online_cpus();
         let default_bind = config.bind == Config::default().bind;
@@ -157,8 +206,7 @@ impl Seeder {
         let net = control::net::bind(&config, port)?;
 
         let session = Arc::new(session_config(&config, port, net.dht_port()));
-        let slots = (config.upload_slots > 0)
-            .then(|| (config.upload_slots as usize).div_ceil(shards).max(1));
+        let slot_shares = control::live::even_shares(config.upload_slots, shards);
         let max_conns = (config.max_peers as usize).div_ceil(shards).max(1);
         let io_memory = usize::try_from(config.io_memory.0).unwrap_or(usize::MAX);
         warn_memlock(io_memory, shards);
@@ -176,12 +224,14 @@ impl Seeder {
                 listeners,
                 torrents: loaded
                     .iter()
-                    .map(|t| (Arc::clone(&t.ctx), Arc::clone(&t.data), t.have.clone()))
+                    .map(|(id, t)| (*id, Arc::clone(&t.ctx), Arc::clone(&t.data), t.have.clone()))
                     .collect(),
+                upload_limit: Arc::clone(&global),
+                blocklist: Arc::clone(&blocklist),
                 session: Arc::clone(&session),
                 send_path: config.send_path,
                 max_conns,
-                slots,
+                slots: slot_shares.get(index).copied().flatten(),
                 choke_interval: config.choke_interval.0,
                 inbox,
                 to_control: to_control.clone(),
@@ -203,7 +253,10 @@ impl Seeder {
             return Err(e);
         }
 
-        let summaries = loaded.iter().map(summary).collect();
+        let summaries = loaded.iter().map(|(_, t)| summary(t)).collect();
+        let (commands_tx, commands) = crossbeam_channel::unbounded();
+        let (reloads_tx, reloads) = crossbeam_channel::unbounded();
+        let waker = Arc::clone(&net.waker);
         let stop = Arc::clone(&signals.stop);
         let latest = Arc::new(Mutex::new(None));
         // The control thread takes the core after the shards (with the
@@ -212,7 +265,7 @@ impl Seeder {
             .then(|| cpus.get(shards).copied())
             .flatten();
         let control = control::Control {
-            config: config.clone(),
+            config: given,
             shards: senders,
             threads,
             from_shards,
@@ -224,7 +277,19 @@ impl Seeder {
             listen: bound.addrs.clone(),
             net,
             cpu: control_cpu,
+            commands,
+            reloads: reloads_tx,
+            live: control::LiveStart {
+                ids,
+                state,
+                global,
+                blocklist,
+            },
         };
+        let watch = config.watch.clone().map(|w| {
+            let data = config.watch_data.clone().unwrap_or_else(|| w.clone());
+            (w, data)
+        });
         let handle = std::thread::Builder::new()
             .name("seedcore-control".into())
             .spawn(move || {
@@ -243,7 +308,33 @@ impl Seeder {
                 config.send_path
             );
         }
+        let node = Node::new(
+            bound.addrs.clone(),
+            shards,
+            Arc::clone(&latest),
+            commands_tx,
+            waker,
+            config.verify_threads,
+        );
+        if let Err(e) = sighup::start(node.clone(), reloads) {
+            tracing::warn!("{e}: SIGHUP will not reload anything");
+        }
+        let watcher = match watch {
+            Some((dir, data)) => match watchdir::start(node.clone(), dir.clone(), data) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    stop.store(true, Ordering::Relaxed);
+                    let _ = handle.join();
+                    return Err(RuntimeError::Config {
+                        what: format!("watch folder {}: {e}", dir.display()),
+                    });
+                }
+            },
+            None => None,
+        };
         Ok(Seeder {
+            watcher,
+            node,
             addrs: bound.addrs,
             signals,
             stop,
@@ -274,6 +365,12 @@ impl Seeder {
     /// The torrents being seeded.
     pub fn torrents(&self) -> &[TorrentSummary] {
         &self.torrents
+    }
+
+    /// A handle on the live node: add, remove, pause torrents, read their
+    /// state and peers, change limits (see [`Node`]).
+    pub fn node(&self) -> Node {
+        self.node.clone()
     }
 
     /// The configured torrents that are not being seeded, with why.
@@ -311,6 +408,7 @@ impl Seeder {
         if let Some(h) = self.control.take() {
             let _ = h.join();
         }
+        self.watcher.take();
     }
 
     /// Stops the seed and waits for it.
@@ -322,6 +420,8 @@ impl Seeder {
 
 impl Drop for Seeder {
     fn drop(&mut self) {
+        // The watch folder first: it adds and removes through the node.
+        self.watcher.take();
         if let Some(h) = self.control.take() {
             self.stop.store(true, Ordering::Relaxed);
             let _ = h.join();

@@ -24,7 +24,7 @@ use seedcore_runtime::{Bytes, Config, RuntimeError, Seeder, SendPath, Signals, S
 use crate::exit::Outcome;
 
 /// Arguments of `seedcore seed`.
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct Args {
     /// What to seed: `.torrent` files (data in `--data`, default the
     /// folder of the `.torrent`), or files and folders: a v1 torrent is
@@ -168,6 +168,27 @@ pub struct Args {
     /// Longest wait between dials of a `--peer` that keeps failing [default: 5m].
     #[arg(long, env = "SEEDCORE_DIAL_MAX_BACKOFF")]
     dial_max_backoff: Option<Span>,
+    /// The node's own folder: torrents added at run time (watch folder,
+    /// API), paused flags, limits, resume files; kept across restarts and
+    /// crashes [default: none: run-time changes last until exit].
+    #[arg(long, env = "SEEDCORE_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    /// Watch this folder: a `.torrent` dropped in is seeded, one removed
+    /// stops being seeded, a broken one is moved to `.failed/` with the
+    /// error beside it.
+    #[arg(long, env = "SEEDCORE_WATCH")]
+    watch: Option<PathBuf>,
+    /// Where the data of watch-folder torrents is [default: the watch folder].
+    #[arg(long, env = "SEEDCORE_WATCH_DATA")]
+    watch_data: Option<PathBuf>,
+    /// Upload rate of the whole node, bytes per second (`10M`); 0 =
+    /// unlimited [default: 0]. SIGHUP re-reads it from the config file.
+    #[arg(long, env = "SEEDCORE_UPLOAD_LIMIT")]
+    upload_limit: Option<Bytes>,
+    /// IP blocklist (eMule ipfilter.dat or P2P text, IPv4 and IPv6):
+    /// refused before their handshake, never dialled; re-read on SIGHUP.
+    #[arg(long, env = "SEEDCORE_BLOCKLIST")]
+    blocklist: Option<PathBuf>,
     /// Refuse to start when any torrent cannot be loaded. Without it, such
     /// a torrent is reported and skipped, the others are seeded, and the
     /// start fails only when none can be.
@@ -347,6 +368,19 @@ fn effective(args: Args, matches: Option<&ArgMatches>) -> anyhow::Result<Effecti
     set(&mut c.choke_interval, args.choke_interval);
     set(&mut c.pex_interval, args.pex_interval);
     set(&mut c.dial_max_backoff, args.dial_max_backoff);
+    if args.state_dir.is_some() {
+        c.state_dir = args.state_dir;
+    }
+    if args.watch.is_some() {
+        c.watch = args.watch;
+    }
+    if args.watch_data.is_some() {
+        c.watch_data = args.watch_data;
+    }
+    set(&mut c.upload_limit, args.upload_limit);
+    if args.blocklist.is_some() {
+        c.blocklist = args.blocklist;
+    }
     if args.strict {
         c.strict = true;
     }
@@ -381,6 +415,8 @@ struct Effective {
 /// Runs `seedcore seed`; `matches` are clap's, to tell flags from
 /// environment variables.
 pub fn run(args: Args, matches: Option<&ArgMatches>) -> anyhow::Result<Outcome> {
+    let again = args.clone();
+    let again_matches = matches.cloned();
     // First of all: a SIGTERM during a long start-up (verification of a
     // big torrent) must stop it cleanly, not kill the process by signal.
     let signals = Signals::new();
@@ -409,6 +445,14 @@ pub fn run(args: Args, matches: Option<&ArgMatches>) -> anyhow::Result<Outcome> 
         }
         Err(e) => return Err(anyhow::Error::new(e).context("cannot start seeding")),
     };
+    // SIGHUP builds the configuration again the same way (file, env, flags).
+    seeder
+        .node()
+        .set_config_loader(std::sync::Arc::new(move || {
+            effective(again.clone(), again_matches.as_ref())
+                .map(|e| e.config)
+                .map_err(|e| format!("{e:#}"))
+        }));
     for t in seeder.torrents() {
         let line = format!(
             "seeding {} ({} of {} pieces) info-hash {} from {}",

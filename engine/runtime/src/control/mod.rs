@@ -20,9 +20,11 @@
 //! thread until its timeout; a DHT storm costs this core's time and is cut
 //! by the node's per-IP rate limit; in both cases the shards serve on.
 
+mod commands;
 mod dht;
 mod dial;
 mod http;
+pub(crate) mod live;
 pub(crate) mod net;
 mod outgoing;
 mod pex;
@@ -38,20 +40,21 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, TryRecvError};
-use seedcore_protocol::session::TorrentId;
 use seedcore_tracker::{announce_hashes, TierSettings};
 
 use crate::config::Config;
 use crate::mailbox::MailSender;
 use crate::msg::{FromShard, ShardStats, ToShard};
+use crate::node::TorrentSource;
 use crate::torrents::Loaded;
 use dht::DhtNode;
 use dial::{DialOrder, Dialer};
 use http::Pool;
+use live::{Command, Live, Phase, Prepared};
 use net::Net;
 use outgoing::{Outgoing, Source};
 use pex::PexLists;
-use status::{Extra, OutgoingStatus, Status, StatusReport, TorrentLabel};
+use status::{Extra, OutgoingStatus, Status, StatusReport};
 use trackers::{Found, Trackers};
 use watch::{Change, Watcher};
 
@@ -85,6 +88,21 @@ pub(crate) struct Control {
     pub(crate) net: Net,
     /// The core this thread is pinned to (the helpers go there too).
     pub(crate) cpu: Option<usize>,
+    /// Calls from [`crate::Node`] handles.
+    pub(crate) commands: Receiver<Command>,
+    /// Reload requests, to the reloader thread ([`crate::sighup`]).
+    pub(crate) reloads: crossbeam_channel::Sender<()>,
+    /// The registry's starting point (ids of the torrents loaded at start,
+    /// state folder, limits, blocklist).
+    pub(crate) live: LiveStart,
+}
+
+/// What the live side starts with.
+pub(crate) struct LiveStart {
+    pub(crate) ids: crate::ids::Ids,
+    pub(crate) state: Option<Arc<crate::state::StateDir>>,
+    pub(crate) global: Arc<crate::limits::SharedBucket>,
+    pub(crate) blocklist: Arc<crate::blocklist::Blocklist>,
 }
 
 /// The state of the loop, apart from the thread's inputs.
@@ -95,7 +113,8 @@ struct Core {
     dialer: Dialer,
     outgoing: Outgoing,
     pex: PexLists,
-    private: Vec<bool>,
+    live: Live,
+    watcher: Watcher,
     stats: Vec<ShardStats>,
     connect_timeout: Duration,
     /// Peers from trackers, and from the DHT, not yet queued for dials.
@@ -107,38 +126,28 @@ struct Core {
 
 impl Control {
     /// Runs until the stop flag is raised, then stops the shards.
-    pub(crate) fn run(mut self, torrents: Vec<Loaded>) {
+    pub(crate) fn run(mut self, torrents: Vec<(seedcore_protocol::session::TorrentId, Loaded)>) {
         let now = Instant::now();
         let n = self.shards.len();
         let waker = Arc::clone(&self.net.waker);
-        let mut watcher = Watcher::new(
+        let watcher = Watcher::new(
             self.config.file_watch,
             self.config.file_check_interval.0,
             Arc::new(move || {
                 let _ = waker.wake();
             }),
         );
-        let mut labels = Vec::new();
-        let mut private = Vec::new();
-        for t in &torrents {
-            labels.push(TorrentLabel {
-                name: t.meta.info.name.clone(),
-                info_hash: t.hash_hex(),
-                piece_count: t.have.len(),
-            });
-            private.push(t.meta.info.private);
-            watcher.add(Arc::clone(&t.meta), t.root.clone(), &t.data, t.have.clone());
-        }
-        let Some(mut core) = self.core(now, &torrents, private) else {
+        let Some(mut core) = self.core(now, &torrents, watcher) else {
             // No helper threads: nothing can be announced; serve anyway.
-            return self.shutdown(&mut None, &labels, &watcher.have);
+            return self.shutdown(&mut None);
         };
-        drop(torrents);
+        self.restore(&mut core, now);
         let mut status = Status::new(now, n);
         let mut snapshot = Status::new(now, n);
         let status_every = self.config.status_interval.0;
         let mut next_status = now + status_every;
         let mut next_snapshot = now + Duration::from_secs(1);
+        let mut last_snapshot = now;
         let mut next_pex = now + self.config.pex_interval.0.min(Duration::from_secs(5));
         let mut events = mio::Events::with_capacity(64);
 
@@ -147,26 +156,29 @@ impl Control {
             if !self.drain_shards(&mut core, now) {
                 break;
             }
+            self.live_turn(&mut core, now);
             self.turn(&mut core, now);
             if self.reload.swap(false, Ordering::Relaxed) {
-                self.reload(&mut core);
+                self.reload_requested();
             }
-            for c in watcher.poll(now) {
+            for c in core.watcher.poll(now) {
                 self.apply(c);
             }
             if now >= next_snapshot {
-                let uploads = uploaded(&core.stats, labels.len());
-                for (t, up) in uploads.into_iter().enumerate() {
-                    core.trackers.set_uploaded(t, up);
-                }
-                let r = snapshot.report(now, &core.stats, &labels, &watcher.have, &core.extra());
+                core.live
+                    .rates(now.saturating_duration_since(last_snapshot));
+                last_snapshot = now;
+                self.rebalance_slots(&mut core);
+                let rows = core.rows();
+                let r = snapshot.report(now, &core.stats, rows, &core.extra());
                 if let Ok(mut l) = self.latest.lock() {
                     *l = Some(r);
                 }
                 next_snapshot = now + Duration::from_secs(1);
             }
             if !status_every.is_zero() && now >= next_status {
-                let r = status.report(now, &core.stats, &labels, &watcher.have, &core.extra());
+                let rows = core.rows();
+                let r = status.report(now, &core.stats, rows, &core.extra());
                 print_status(&r, self.config.json);
                 next_status = now + status_every;
             }
@@ -186,17 +198,23 @@ impl Control {
             self.wait(&mut core, &mut events, now, next_snapshot);
         }
         let mut core = Some(core);
-        self.shutdown_with(&mut core, &labels, &watcher.have, &mut status);
+        self.shutdown_with(&mut core, &mut status);
     }
 
-    /// Sets up the helpers, trackers, DHT and dialers.
-    fn core(&mut self, now: Instant, torrents: &[Loaded], private: Vec<bool>) -> Option<Core> {
+    /// Sets up the helpers, trackers, DHT and dialers, and registers the
+    /// torrents loaded at start as active.
+    fn core(
+        &mut self,
+        now: Instant,
+        torrents: &[(seedcore_protocol::session::TorrentId, Loaded)],
+        mut watcher: Watcher,
+    ) -> Option<Core> {
         let cfg = &self.config;
         let waker = Arc::clone(&self.net.waker);
         let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
             let _ = waker.wake();
         });
-        let pool = match Pool::start(cfg.tracker_workers, self.cpu, wake) {
+        let pool = match Pool::start(cfg.tracker_workers, self.cpu, Arc::clone(&wake)) {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!("cannot start the tracker helper threads: {e}; no announces");
@@ -207,8 +225,10 @@ impl Control {
         let (dht_seed, rest) = seed.split_at(32);
         let mut tracker_seed = [0u8; 8];
         tracker_seed.copy_from_slice(rest);
-        let metas: Vec<&seedcore_protocol::metainfo::Metainfo> =
-            torrents.iter().map(|t| &*t.meta).collect();
+        let metas: Vec<(
+            seedcore_protocol::session::TorrentId,
+            &seedcore_protocol::metainfo::Metainfo,
+        )> = torrents.iter().map(|(id, t)| (*id, &*t.meta)).collect();
         let mut trackers = Trackers::new(
             now,
             trackers::Settings {
@@ -244,10 +264,9 @@ impl Control {
         let dht = self.net.dht.take().map(|socket| {
             let hashes = torrents
                 .iter()
-                .enumerate()
                 .filter(|(_, t)| !t.meta.info.private)
-                .flat_map(|(i, t)| {
-                    let id = TorrentId(u32::try_from(i).unwrap_or(u32::MAX));
+                .flat_map(|(id, t)| {
+                    let id = *id;
                     announce_hashes(&t.meta.info_hashes)
                         .into_iter()
                         .map(move |h| (id, h))
@@ -256,7 +275,8 @@ impl Control {
             let state_path = cfg
                 .resume_dir
                 .clone()
-                .or_else(|| torrents.first().map(|t| t.root.join(".seedcore")));
+                .or_else(|| self.live.state.as_ref().map(|s| s.root().to_path_buf()))
+                .or_else(|| torrents.first().map(|(_, t)| t.root.join(".seedcore")));
             let mut seed = [0u8; 32];
             seed.copy_from_slice(dht_seed);
             let mut node = DhtNode::new(
@@ -278,23 +298,73 @@ impl Control {
             node
         });
         let n = self.shards.len();
+        let ids: Vec<seedcore_protocol::session::TorrentId> =
+            torrents.iter().map(|(id, _)| *id).collect();
+        let mut outgoing = Outgoing::new(
+            cfg.max_outgoing,
+            cfg.max_outgoing_per_torrent,
+            outgoing::DialRates {
+                total: cfg.dial_rate,
+                per_torrent: cfg.dial_rate_per_torrent,
+            },
+            self.listen.clone(),
+        );
+        let mut pex = PexLists::default();
+        let resume_dir = cfg
+            .resume_dir
+            .clone()
+            .or_else(|| self.live.state.as_ref().map(|s| s.resume_dir()));
+        let mut live = Live::new(
+            self.live.state.clone(),
+            resume_dir,
+            cfg.verify_threads,
+            Arc::clone(&self.live.global),
+            cfg.upload_slots,
+            n,
+            Arc::clone(&self.live.blocklist),
+            cfg.max_peers,
+            std::mem::take(&mut self.live.ids),
+            wake,
+        );
+        for (id, t) in torrents {
+            outgoing.add_torrent(*id);
+            pex.add(*id, t.meta.info.private);
+            watcher.add(
+                *id,
+                Arc::clone(&t.meta),
+                t.root.clone(),
+                &t.data,
+                t.have.clone(),
+            );
+            let key = crate::node::TorrentKey(t.meta.info_hashes.wire_hash());
+            let e = live.insert(
+                Prepared {
+                    key,
+                    meta: Arc::clone(&t.meta),
+                    bytes: None,
+                    root: t.root.clone(),
+                    torrent_path: Some(t.torrent_path.clone()),
+                    source: TorrentSource::Config,
+                    paused: false,
+                    upload_limit: 0,
+                    watch_file: None,
+                    made_stamps: None,
+                },
+                Phase::Active(*id),
+            );
+            e.ctx = Some(Arc::clone(&t.ctx));
+            e.data = Some(Arc::clone(&t.data));
+            live.by_id.insert(*id, key);
+        }
         Some(Core {
             pool,
             trackers,
             dht,
-            dialer: Dialer::new(&cfg.peers, torrents.len(), cfg.dial_max_backoff.0, now),
-            outgoing: Outgoing::new(
-                torrents.len(),
-                cfg.max_outgoing,
-                cfg.max_outgoing_per_torrent,
-                outgoing::DialRates {
-                    total: cfg.dial_rate,
-                    per_torrent: cfg.dial_rate_per_torrent,
-                },
-                self.listen.clone(),
-            ),
-            pex: PexLists::new(private.clone()),
-            private,
+            dialer: Dialer::new(&cfg.peers, &ids, cfg.dial_max_backoff.0, now),
+            outgoing,
+            pex,
+            live,
+            watcher,
             stats: vec![ShardStats::default(); n],
             connect_timeout: cfg.connect_timeout.0,
             found: Vec::new(),
@@ -343,10 +413,12 @@ impl Control {
         if let Some(d) = core.dht.as_mut() {
             d.tick(now, &mut core.found_dht);
         }
-        for (torrent, peers) in std::mem::take(&mut core.found) {
+        for (torrent, mut peers) in std::mem::take(&mut core.found) {
+            peers.retain(|a| !core.live.blocklist.blocks(a.ip()));
             core.outgoing.add(now, torrent, &peers, Source::Tracker);
         }
-        for (torrent, peers) in std::mem::take(&mut core.found_dht) {
+        for (torrent, mut peers) in std::mem::take(&mut core.found_dht) {
+            peers.retain(|a| !core.live.blocklist.blocks(a.ip()));
             core.outgoing.add(now, torrent, &peers, Source::Dht);
         }
         self.dial(core, now);
@@ -425,10 +497,22 @@ impl Control {
 
     fn handle(&self, core: &mut Core, msg: FromShard, now: Instant) {
         match msg {
-            FromShard::Stats { shard, stats: s } => {
+            FromShard::Stats {
+                shard,
+                stats: mut s,
+            } => {
+                for d in std::mem::take(&mut s.torrents) {
+                    if let Some((id, total)) = core.live.count(d.id, d.peers, d.uploaded) {
+                        core.trackers.set_uploaded(id, total);
+                    }
+                }
                 if let Some(slot) = core.stats.get_mut(shard) {
                     *slot = s;
                 }
+            }
+            FromShard::Detached { shard, id } => {
+                tracing::trace!("shard {shard} detached torrent {}", id.0);
+                core.live.detached(id);
             }
             FromShard::Dialed { dial, result } => {
                 if core.outgoing.owns(dial) {
@@ -445,6 +529,9 @@ impl Control {
                 }
             }
             FromShard::PeerUp { torrent, addr } => {
+                if !core.live.by_id.contains_key(&torrent) {
+                    return;
+                }
                 core.pex.up(torrent, addr);
                 core.outgoing.up(torrent, addr);
             }
@@ -457,9 +544,15 @@ impl Control {
                     d.ping(now, addr);
                 }
             }
-            FromShard::PexPeers { torrent, added } => {
-                let private = core.private.get(torrent.0 as usize).copied();
+            FromShard::PexPeers { torrent, mut added } => {
+                let private = core
+                    .live
+                    .by_id
+                    .get(&torrent)
+                    .and_then(|k| core.live.entries.get(k))
+                    .map(|e| e.meta.info.private);
                 if private == Some(false) {
+                    added.retain(|a| !core.live.blocklist.blocks(a.ip()));
                     core.outgoing.add(now, torrent, &added, Source::Pex);
                 }
             }
@@ -470,13 +563,15 @@ impl Control {
         }
     }
 
-    /// A reload was asked for (SIGHUP). The hook where re-reading the
-    /// configuration, the blocklist and the torrent list belongs; today it
-    /// only says that the request arrived and that nothing changed.
-    fn reload(&mut self, _core: &mut Core) {
+    /// A reload was asked for (SIGHUP, or a [`crate::ReloadHandle`]): the
+    /// reloader thread reads the configuration and the blocklist again and
+    /// hands them back through [`crate::Node`] (this thread must not wait
+    /// for a file or a parse).
+    fn reload_requested(&self) {
         tracing::info!(
-            "reload requested (SIGHUP): the running configuration and torrents stay as they are"
+            "reload requested (SIGHUP): reading the configuration and the blocklist again"
         );
+        let _ = self.reloads.send(());
     }
 
     fn apply(&self, change: Change) {
@@ -496,21 +591,15 @@ impl Control {
         }
     }
 
-    fn shutdown(self, core: &mut Option<Core>, labels: &[TorrentLabel], have: &[Vec<bool>]) {
+    fn shutdown(self, core: &mut Option<Core>) {
         let mut status = Status::new(Instant::now(), self.shards.len());
-        self.shutdown_with(core, labels, have, &mut status);
+        self.shutdown_with(core, &mut status);
     }
 
     /// Stops the shards, sends `stopped` to the trackers (waiting at most
     /// [`STOP_ANNOUNCE_WAIT`]), saves the DHT's routing table, waits for
     /// the shards, prints the last status.
-    fn shutdown_with(
-        mut self,
-        core: &mut Option<Core>,
-        labels: &[TorrentLabel],
-        have: &[Vec<bool>],
-        status: &mut Status,
-    ) {
+    fn shutdown_with(mut self, core: &mut Option<Core>, status: &mut Status) {
         tracing::info!("stopping: closing every connection");
         for s in &self.shards {
             s.send(ToShard::Stop);
@@ -518,6 +607,7 @@ impl Control {
         if let Some(c) = core.as_mut() {
             self.stop_announces(c);
             c.pool.close();
+            c.live.close();
             if let Some(d) = &c.dht {
                 d.save();
             }
@@ -536,7 +626,15 @@ impl Control {
                         *s = true;
                     }
                 }
-                Ok(FromShard::Stats { shard, stats: s }) => {
+                Ok(FromShard::Stats {
+                    shard,
+                    stats: mut s,
+                }) => {
+                    if let Some(c) = core.as_mut() {
+                        for d in std::mem::take(&mut s.torrents) {
+                            let _ = c.live.count(d.id, d.peers, d.uploaded);
+                        }
+                    }
                     if let Some(slot) = stats.get_mut(shard) {
                         *slot = s;
                     }
@@ -552,7 +650,8 @@ impl Control {
             let _ = t.join();
         }
         let extra = core.as_ref().map(Core::extra).unwrap_or_default();
-        let r = status.report(Instant::now(), &stats, labels, have, &extra);
+        let rows = core.as_ref().map(Core::rows).unwrap_or_default();
+        let r = status.report(Instant::now(), &stats, rows, &extra);
         if let Ok(mut l) = self.latest.lock() {
             *l = Some(r.clone());
         }
@@ -612,11 +711,8 @@ impl Control {
 impl Core {
     fn extra(&self) -> Extra {
         let c = self.outgoing.counts();
-        let n = self.private.len();
         Extra {
             dht: self.dht.as_ref().map(DhtNode::status),
-            trackers: (0..n).map(|t| self.trackers.report(t)).collect(),
-            tracker_peers: (0..n).map(|t| self.trackers.received(t)).collect(),
             outgoing: OutgoingStatus {
                 candidates: c.candidates,
                 dialing: c.dialing,
@@ -626,21 +722,9 @@ impl Core {
                 from_pex: c.found_pex,
                 dials: c.dials,
             },
+            live: self.live_status(),
         }
     }
-}
-
-/// Bytes uploaded per torrent, all shards.
-fn uploaded(stats: &[ShardStats], torrents: usize) -> Vec<u64> {
-    (0..torrents)
-        .map(|t| {
-            stats
-                .iter()
-                .filter_map(|s| s.torrents.get(t))
-                .map(|c| c.uploaded)
-                .sum()
-        })
-        .collect()
 }
 
 /// `N` random bytes from the OS (the clock and pid if that fails: these

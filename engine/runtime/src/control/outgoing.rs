@@ -126,6 +126,8 @@ struct Swarm {
     retry_order: VecDeque<SocketAddr>,
     /// This torrent's dial pace.
     bucket: Bucket,
+    /// In [`Outgoing::ready`] now.
+    listed: bool,
 }
 
 impl Swarm {
@@ -138,6 +140,7 @@ impl Swarm {
             retry: HashMap::new(),
             retry_order: VecDeque::new(),
             bucket: Bucket::new(rate),
+            listed: false,
         }
     }
 }
@@ -166,14 +169,18 @@ pub(crate) struct Counts {
 /// Every torrent's candidates and our dials.
 #[derive(Debug)]
 pub(crate) struct Outgoing {
-    swarms: Vec<Swarm>,
+    swarms: HashMap<TorrentId, Swarm>,
+    /// Torrents with candidates and room for a dial, in turn order (so
+    /// torrents take turns, and a node of 100,000 torrents does not walk
+    /// them all to find the few with candidates).
+    ready: VecDeque<TorrentId>,
+    /// The per-torrent dial pace new torrents get.
+    per_torrent_rate: u32,
     dials: HashMap<DialId, Dial>,
     next_id: u64,
     max_total: usize,
     max_per_torrent: usize,
     own: Vec<SocketAddr>,
-    /// Which torrent gets the next free slot first.
-    turn: usize,
     counts: Counts,
     /// The dial pace of all torrents together.
     bucket: Bucket,
@@ -191,24 +198,49 @@ impl Outgoing {
     /// `own`: our listen addresses (an unspecified IP stands for every
     /// local address on that port).
     pub(crate) fn new(
-        torrents: usize,
         max_total: u32,
         max_per_torrent: u32,
         rates: DialRates,
         own: Vec<SocketAddr>,
     ) -> Outgoing {
         Outgoing {
-            swarms: (0..torrents)
-                .map(|_| Swarm::new(rates.per_torrent))
-                .collect(),
+            swarms: HashMap::new(),
+            ready: VecDeque::new(),
+            per_torrent_rate: rates.per_torrent,
             dials: HashMap::new(),
             next_id: FIRST_ID,
             max_total: max_total as usize,
             max_per_torrent: max_per_torrent as usize,
             own,
-            turn: 0,
             counts: Counts::default(),
             bucket: Bucket::new(rates.total),
+        }
+    }
+
+    /// A torrent starts being served: peers found for it are dialled.
+    pub(crate) fn add_torrent(&mut self, torrent: TorrentId) {
+        let rate = self.per_torrent_rate;
+        self.swarms
+            .entry(torrent)
+            .or_insert_with(|| Swarm::new(rate));
+    }
+
+    /// A torrent stops being served: its candidates are dropped (dials in
+    /// flight finish on their own; the shard closes what connected).
+    pub(crate) fn remove_torrent(&mut self, torrent: TorrentId) {
+        if self.swarms.remove(&torrent).is_some_and(|s| s.listed) {
+            self.ready.retain(|t| *t != torrent);
+        }
+    }
+
+    /// Puts a torrent in the turn order if it has candidates and room.
+    fn list(&mut self, torrent: TorrentId) {
+        let max = self.max_per_torrent;
+        if let Some(s) = self.swarms.get_mut(&torrent) {
+            if !s.listed && !s.queue.is_empty() && s.ours.len() < max {
+                s.listed = true;
+                self.ready.push_back(torrent);
+            }
         }
     }
 
@@ -238,7 +270,7 @@ impl Outgoing {
             return;
         }
         let own: Vec<bool> = peers.iter().map(|a| self.is_own(*a)).collect();
-        let Some(s) = self.swarms.get_mut(torrent.0 as usize) else {
+        let Some(s) = self.swarms.get_mut(&torrent) else {
             return;
         };
         let mut added = 0u64;
@@ -267,11 +299,12 @@ impl Outgoing {
             Source::Pex => &mut self.counts.found_pex,
         };
         *c += added;
+        self.list(torrent);
     }
 
     /// A shard reports a peer connected to `torrent` (either way).
     pub(crate) fn up(&mut self, torrent: TorrentId, addr: SocketAddr) {
-        if let Some(s) = self.swarms.get_mut(torrent.0 as usize) {
+        if let Some(s) = self.swarms.get_mut(&torrent) {
             *s.connected.entry(addr).or_insert(0) += 1;
             if s.queued.remove(&addr) {
                 s.queue.retain(|a| *a != addr);
@@ -281,7 +314,7 @@ impl Outgoing {
 
     /// That peer left.
     pub(crate) fn down(&mut self, torrent: TorrentId, addr: SocketAddr) {
-        if let Some(s) = self.swarms.get_mut(torrent.0 as usize) {
+        if let Some(s) = self.swarms.get_mut(&torrent) {
             if let Some(n) = s.connected.get_mut(&addr) {
                 *n = n.saturating_sub(1);
                 if *n == 0 {
@@ -296,34 +329,36 @@ impl Outgoing {
     /// hold tokens for at `now`.
     pub(crate) fn due(&mut self, now: Instant, load: &[u32]) -> Vec<DialOrder> {
         let mut out = Vec::new();
-        let n = self.swarms.len();
-        if n == 0 {
-            return out;
-        }
         let mut load = load.to_vec();
         if load.is_empty() {
             load.push(0);
         }
-        let mut idle_rounds = 0;
-        while self.dials.len() < self.max_total && idle_rounds < n && self.bucket.ready(now) {
-            let t = self.turn % n;
-            self.turn = (self.turn + 1) % n;
-            let Some(s) = self.swarms.get_mut(t) else {
+        // Torrents whose own pace holds them back this time.
+        let mut later = Vec::new();
+        while self.dials.len() < self.max_total && self.bucket.ready(now) {
+            let Some(torrent) = self.ready.pop_front() else {
                 break;
             };
-            if s.ours.len() >= self.max_per_torrent || s.queue.is_empty() || !s.bucket.ready(now) {
-                idle_rounds += 1;
+            let Some(s) = self.swarms.get_mut(&torrent) else {
+                continue;
+            };
+            if s.ours.len() >= self.max_per_torrent || s.queue.is_empty() {
+                // Listed again when one of its dials ends or peers come.
+                s.listed = false;
+                continue;
+            }
+            if !s.bucket.ready(now) {
+                later.push(torrent);
                 continue;
             }
             let Some(addr) = s.queue.pop_front() else {
-                idle_rounds += 1;
+                s.listed = false;
                 continue;
             };
             s.bucket.take();
             self.bucket.take();
             self.counts.dials += 1;
             s.queued.remove(&addr);
-            idle_rounds = 0;
             let shard = load
                 .iter()
                 .enumerate()
@@ -334,8 +369,9 @@ impl Outgoing {
             }
             let dial = DialId(self.next_id);
             self.next_id += 1;
-            let torrent = TorrentId(u32::try_from(t).unwrap_or(u32::MAX));
             s.ours.insert(addr, dial);
+            // Back of the line: torrents take turns.
+            s.listed = false;
             self.dials.insert(
                 dial,
                 Dial {
@@ -351,6 +387,11 @@ impl Outgoing {
                 addr,
                 shard,
             });
+            self.list(torrent);
+        }
+        // Still listed: they go first next time.
+        for t in later.into_iter().rev() {
+            self.ready.push_front(t);
         }
         out
     }
@@ -381,7 +422,7 @@ impl Outgoing {
     }
 
     fn finish(&mut self, d: &Dial, now: Instant, failed: bool) {
-        let Some(s) = self.swarms.get_mut(d.torrent.0 as usize) else {
+        let Some(s) = self.swarms.get_mut(&d.torrent) else {
             return;
         };
         s.ours.remove(&d.addr);
@@ -400,6 +441,7 @@ impl Outgoing {
                 }
             }
         }
+        self.list(d.torrent);
     }
 
     /// Dials in flight or connected per shard (for load balancing).
@@ -417,7 +459,7 @@ impl Outgoing {
     pub(crate) fn counts(&self) -> Counts {
         let connected = self.dials.values().filter(|d| d.connected).count();
         Counts {
-            candidates: self.swarms.iter().map(|s| s.queue.len()).sum(),
+            candidates: self.swarms.values().map(|s| s.queue.len()).sum(),
             dialing: self.dials.len() - connected,
             connected,
             ..self.counts
@@ -450,7 +492,9 @@ mod tests {
     #[test]
     fn limits_duplicates_and_ourselves() {
         let now = Instant::now();
-        let mut o = Outgoing::new(2, 3, 2, FREE, vec![a("127.0.0.1:6881")]);
+        let mut o = Outgoing::new(3, 2, FREE, vec![a("127.0.0.1:6881")]);
+        o.add_torrent(TorrentId(0));
+        o.add_torrent(TorrentId(1));
         let t0 = TorrentId(0);
         let t1 = TorrentId(1);
         o.add(
@@ -487,7 +531,8 @@ mod tests {
     #[test]
     fn failures_back_off_and_ended_connections_wait() {
         let now = Instant::now();
-        let mut o = Outgoing::new(1, 10, 10, FREE, Vec::new());
+        let mut o = Outgoing::new(10, 10, FREE, Vec::new());
+        o.add_torrent(TorrentId(0));
         let t = TorrentId(0);
         let p = a("10.0.0.1:1");
         o.add(now, t, &[p], Source::Dht);
@@ -527,7 +572,10 @@ mod tests {
             total: 25,
             per_torrent: 10,
         };
-        let mut o = Outgoing::new(3, 200, 20, rates, Vec::new());
+        let mut o = Outgoing::new(200, 20, rates, Vec::new());
+        o.add_torrent(TorrentId(0));
+        o.add_torrent(TorrentId(1));
+        o.add_torrent(TorrentId(2));
         let start = Instant::now();
         for t in 0..3u32 {
             let peers: Vec<SocketAddr> = (0..10_000u32)
@@ -561,7 +609,8 @@ mod tests {
         assert!(max.unwrap() - min.unwrap() <= 2, "{per_torrent:?}");
 
         // One torrent alone is held to its own rate.
-        let mut o = Outgoing::new(1, 200, 20, rates, Vec::new());
+        let mut o = Outgoing::new(200, 20, rates, Vec::new());
+        o.add_torrent(TorrentId(0));
         let peers: Vec<SocketAddr> = (0..1000u32)
             .map(|i| SocketAddr::from((Ipv4Addr::from(0x0A09_0000 | i), 1)))
             .collect();
@@ -580,7 +629,8 @@ mod tests {
     #[test]
     fn zero_limit_never_dials() {
         let now = Instant::now();
-        let mut o = Outgoing::new(1, 0, 10, FREE, Vec::new());
+        let mut o = Outgoing::new(0, 10, FREE, Vec::new());
+        o.add_torrent(TorrentId(0));
         o.add(now, TorrentId(0), &[a("10.0.0.1:1")], Source::Pex);
         assert!(o.due(now, &[0]).is_empty());
         assert_eq!(o.counts().candidates, 0);

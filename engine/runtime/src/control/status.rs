@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::msg::ShardStats;
 
@@ -22,7 +22,7 @@ pub struct ShardStatus {
 }
 
 /// One tracker of a torrent in a status report.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackerReport {
     /// The announce URL.
     pub url: String,
@@ -41,7 +41,7 @@ pub struct TrackerReport {
 }
 
 /// What a tracker's scrape (BEP 48) said about one torrent.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScrapeReport {
     /// Seeders.
     pub complete: u32,
@@ -106,9 +106,34 @@ pub struct OutgoingStatus {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Extra {
     pub(crate) dht: Option<DhtStatus>,
-    pub(crate) trackers: Vec<Vec<TrackerReport>>,
-    pub(crate) tracker_peers: Vec<u64>,
     pub(crate) outgoing: OutgoingStatus,
+    pub(crate) live: LiveStatus,
+}
+
+/// The live node's side of a report: how many torrents in which state,
+/// limits, blocklist.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveStatus {
+    /// Torrents on the node, in any state.
+    pub torrents: usize,
+    /// Torrents being served.
+    pub seeding: usize,
+    /// Torrents being loaded or verified.
+    pub checking: usize,
+    /// Paused torrents.
+    pub paused: usize,
+    /// Torrents that could not be loaded.
+    pub errors: usize,
+    /// The node's upload limit (bytes per second; 0: none).
+    pub upload_limit: u64,
+    /// Upload slots in all (0: unlimited).
+    pub upload_slots: u32,
+    /// Connections refused because their address is blocklisted, ever.
+    pub refused_blocked: u64,
+    /// Ranges in the blocklist (IPv4 and IPv6).
+    pub blocklist_ranges: usize,
+    /// Run-time changes are kept in a state folder.
+    pub persistent: bool,
 }
 
 /// One torrent in a status report.
@@ -122,6 +147,8 @@ pub struct TorrentStatus {
     pub peers: u32,
     /// Payload bytes uploaded since the start.
     pub uploaded: u64,
+    /// Payload bytes uploaded per second, over the last second or so.
+    pub upload_rate: f64,
     /// Pieces being served.
     pub pieces: usize,
     /// Pieces in the torrent.
@@ -155,14 +182,8 @@ pub struct StatusReport {
     pub dht: Option<DhtStatus>,
     /// Outgoing connections to found peers.
     pub outgoing: OutgoingStatus,
-}
-
-/// Names and sizes of the torrents, for the report.
-#[derive(Clone, Debug)]
-pub(crate) struct TorrentLabel {
-    pub(crate) name: String,
-    pub(crate) info_hash: String,
-    pub(crate) piece_count: usize,
+    /// The live node: torrents by state, limits, blocklist.
+    pub live: LiveStatus,
 }
 
 /// Turns successive shard counters into rates.
@@ -188,8 +209,7 @@ impl Status {
         &mut self,
         now: Instant,
         stats: &[ShardStats],
-        labels: &[TorrentLabel],
-        have: &[Vec<bool>],
+        torrents: Vec<TorrentStatus>,
         extra: &Extra,
     ) -> StatusReport {
         let dt = now
@@ -213,30 +233,11 @@ impl Status {
                 }
             })
             .collect();
-        let torrents = labels
-            .iter()
-            .enumerate()
-            .map(|(t, l)| TorrentStatus {
-                name: l.name.clone(),
-                info_hash: l.info_hash.clone(),
-                peers: stats
-                    .iter()
-                    .filter_map(|s| s.torrents.get(t))
-                    .map(|c| c.peers)
-                    .sum(),
-                uploaded: stats
-                    .iter()
-                    .filter_map(|s| s.torrents.get(t))
-                    .map(|c| c.uploaded)
-                    .sum(),
-                pieces: have.get(t).map_or(0, |h| h.iter().filter(|x| **x).count()),
-                piece_count: l.piece_count,
-                trackers: extra.trackers.get(t).cloned().unwrap_or_default(),
-                tracker_peers: extra.tracker_peers.get(t).copied().unwrap_or(0),
-            })
-            .collect();
         self.last_at = now;
         self.last = stats.to_vec();
+        for l in &mut self.last {
+            l.torrents = Vec::new();
+        }
         StatusReport {
             time: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -250,6 +251,7 @@ impl Status {
             torrents,
             dht: extra.dht.clone(),
             outgoing: extra.outgoing.clone(),
+            live: extra.live.clone(),
         }
     }
 }
@@ -329,7 +331,6 @@ impl StatusReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::msg::TorrentCounters;
 
     #[test]
     fn rates_come_from_differences() {
@@ -339,23 +340,24 @@ mod tests {
             connections: peers,
             bytes_sent: sent,
             bytes_received: 10,
-            torrents: vec![TorrentCounters {
-                peers,
-                uploaded: sent,
-            }],
             cpu: Duration::from_millis(cpu_ms),
+            ..ShardStats::default()
         };
-        let labels = vec![TorrentLabel {
+        let row = |uploaded: u64, trackers: Vec<TrackerReport>| TorrentStatus {
             name: "t".into(),
             info_hash: "00".into(),
+            peers: 3,
+            uploaded,
+            upload_rate: 0.0,
+            pieces: 3,
             piece_count: 4,
-        }];
-        let have = vec![vec![true, true, false, true]];
+            trackers,
+            tracker_peers: 0,
+        };
         let r = st.report(
             t0 + Duration::from_secs(2),
             &[mk(2048, 1, 500), mk(0, 2, 0)],
-            &labels,
-            &have,
+            vec![row(2048, Vec::new())],
             &Extra::default(),
         );
         assert_eq!(r.peers, 3);
@@ -366,14 +368,9 @@ mod tests {
         let r = st.report(
             t0 + Duration::from_secs(4),
             &[mk(4096, 1, 500), mk(2048, 2, 0)],
-            &labels,
-            &have,
-            &Extra {
-                dht: Some(DhtStatus {
-                    nodes: 7,
-                    ..DhtStatus::default()
-                }),
-                trackers: vec![vec![TrackerReport {
+            vec![row(
+                6144,
+                vec![TrackerReport {
                     url: "udp://t:1".into(),
                     ok: true,
                     scrape: Some(ScrapeReport {
@@ -383,7 +380,13 @@ mod tests {
                         scraped_at: 1,
                     }),
                     ..TrackerReport::default()
-                }]],
+                }],
+            )],
+            &Extra {
+                dht: Some(DhtStatus {
+                    nodes: 7,
+                    ..DhtStatus::default()
+                }),
                 ..Extra::default()
             },
         );

@@ -78,6 +78,8 @@ pub(crate) enum Report {
 pub(crate) enum Command {
     /// Watch and sweep these files (with the stamp they are served with).
     Add(Vec<(FileKey, PathBuf, FileStamp)>),
+    /// Forget these files (their torrent stopped being served).
+    Remove(Vec<FileKey>),
     /// `stat` these now (after `IN_ATTRIB`).
     Check(Vec<FileKey>),
     /// Sweep every file now (after lost events).
@@ -251,6 +253,17 @@ impl<W: Watches> Files<W> {
                 self.stat(picked);
             }
             Command::SweepAll => self.stat((0..self.entries.len()).collect()),
+            Command::Remove(keys) => {
+                for k in keys {
+                    let Some(i) = self.by_key.remove(&k) else {
+                        continue;
+                    };
+                    self.entries.swap_remove(i);
+                    if let Some(moved) = self.entries.get(i) {
+                        self.by_key.insert(moved.key, i);
+                    }
+                }
+            }
             Command::Stop => {}
             Command::Unwatched(dir) => {
                 if let Some(c) = self.dirs.get_mut(&dir) {
@@ -473,7 +486,10 @@ mod tests {
     }
 
     fn key(file: usize) -> FileKey {
-        FileKey { torrent: 0, file }
+        FileKey {
+            torrent: seedcore_protocol::session::TorrentId(0),
+            file,
+        }
     }
 
     #[test]

@@ -68,7 +68,7 @@ pub(crate) const SETTLE: Duration = Duration::from_secs(1);
 /// One file of one torrent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct FileKey {
-    pub(crate) torrent: usize,
+    pub(crate) torrent: TorrentId,
     pub(crate) file: usize,
 }
 
@@ -103,9 +103,9 @@ struct Watched {
 
 /// The watcher of every torrent's files, on the control thread.
 pub(crate) struct Watcher {
-    torrents: Vec<Watched>,
+    torrents: HashMap<TorrentId, Watched>,
     /// Per torrent, per piece: served now (the control thread's copy).
-    pub(crate) have: Vec<Vec<bool>>,
+    pub(crate) have: HashMap<TorrentId, Vec<bool>>,
     /// Served file path -> the files at that path (one file can be in two
     /// torrents).
     by_path: HashMap<PathBuf, Vec<FileKey>>,
@@ -152,8 +152,8 @@ impl Watcher {
             }
         };
         Watcher {
-            torrents: Vec::new(),
-            have: Vec::new(),
+            torrents: HashMap::new(),
+            have: HashMap::new(),
             by_path: HashMap::new(),
             by_dir: HashMap::new(),
             settling: HashMap::new(),
@@ -164,12 +164,12 @@ impl Watcher {
     /// Starts watching a torrent's files that are served now.
     pub(crate) fn add(
         &mut self,
+        t: TorrentId,
         meta: Arc<Metainfo>,
         root: PathBuf,
         data: &TorrentData,
         have: Vec<bool>,
     ) {
-        let t = self.torrents.len();
         let mut to_helper = Vec::new();
         let mut wanted = Vec::new();
         let files = meta
@@ -201,8 +201,8 @@ impl Watcher {
                 _ => FileWatch::Ignored,
             })
             .collect();
-        self.torrents.push(Watched { meta, root, files });
-        self.have.push(have);
+        self.torrents.insert(t, Watched { meta, root, files });
+        self.have.insert(t, have);
         if let Some(h) = &self.helpers {
             // The handler must know the paths before the watches exist.
             match h.started.wanted.write() {
@@ -210,6 +210,56 @@ impl Watcher {
                 Err(poisoned) => poisoned.into_inner().extend(wanted),
             }
             let _ = h.started.commands.send(Command::Add(to_helper));
+        }
+    }
+
+    /// Stops watching a torrent (removed, paused, re-checked at run time):
+    /// its files are forgotten here and by the helper thread; a re-check
+    /// still running for it is ignored when it ends. (The folders' inotify
+    /// watches stay: other torrents may share them, and a watch on a
+    /// folder with no served file only costs events that are dropped.)
+    pub(crate) fn remove(&mut self, t: TorrentId) {
+        let Some(w) = self.torrents.remove(&t) else {
+            return;
+        };
+        self.have.remove(&t);
+        self.settling.retain(|k, _| k.torrent != t);
+        let mut keys = Vec::new();
+        let mut gone = Vec::new();
+        for (i, f) in w.meta.info.files.iter().enumerate() {
+            if !matches!(w.files.get(i), Some(FileWatch::Ignored) | None) {
+                let key = FileKey {
+                    torrent: t,
+                    file: i,
+                };
+                keys.push(key);
+                let mut p = w.root.clone();
+                p.extend(&f.path);
+                let p = std::path::absolute(&p).unwrap_or(p);
+                let dir = p.parent().map(Path::to_path_buf).unwrap_or_default();
+                for (map, k) in [(&mut self.by_path, p.clone()), (&mut self.by_dir, dir)] {
+                    if let Some(v) = map.get_mut(&k) {
+                        v.retain(|x| x.torrent != t);
+                        if v.is_empty() {
+                            map.remove(&k);
+                        }
+                    }
+                }
+                if !self.by_path.contains_key(&p) {
+                    gone.push(p);
+                }
+            }
+        }
+        if let Some(h) = &self.helpers {
+            let mut w = match h.started.wanted.write() {
+                Ok(w) => w,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            for p in &gone {
+                w.remove(p);
+            }
+            drop(w);
+            let _ = h.started.commands.send(Command::Remove(keys));
         }
     }
 
@@ -277,7 +327,7 @@ impl Watcher {
         stamp: Option<Option<FileStamp>>,
         changes: &mut Vec<Change>,
     ) {
-        let Some(w) = self.torrents.get_mut(key.torrent) else {
+        let Some(w) = self.torrents.get_mut(&key.torrent) else {
             return;
         };
         let Some(state) = w.files.get_mut(key.file) else {
@@ -303,7 +353,7 @@ impl Watcher {
                 };
                 let geo = Geometry::from_info(&w.meta.info);
                 let mut lost = Vec::new();
-                if let Some(have) = self.have.get_mut(key.torrent) {
+                if let Some(have) = self.have.get_mut(&key.torrent) {
                     for p in pieces_of(&geo, f.offset, f.length) {
                         if let Some(h) = have.get_mut(p as usize).filter(|h| **h) {
                             *h = false;
@@ -320,8 +370,7 @@ impl Watcher {
                     lost.len()
                 );
                 if !lost.is_empty() {
-                    let id = TorrentId(u32::try_from(key.torrent).unwrap_or(u32::MAX));
-                    changes.push(Change::Lost(id, lost));
+                    changes.push(Change::Lost(key.torrent, lost));
                 }
             }
             FileWatch::Lost { .. } => {
@@ -346,7 +395,7 @@ impl Watcher {
             .collect();
         for key in due {
             self.settling.remove(&key);
-            let Some(w) = self.torrents.get_mut(key.torrent) else {
+            let Some(w) = self.torrents.get_mut(&key.torrent) else {
                 continue;
             };
             let Some(state) = w.files.get_mut(key.file) else {
@@ -369,7 +418,7 @@ impl Watcher {
     /// in another file that is still withdrawn).
     fn finished(&mut self, r: Finished, now: Instant) -> Option<Change> {
         let key = r.key;
-        let w = self.torrents.get_mut(key.torrent)?;
+        let w = self.torrents.get_mut(&key.torrent)?;
         let name = w.meta.info.name.clone();
         let state = w.files.get_mut(key.file)?;
         let FileWatch::Rechecking { dirty } = *state else {
@@ -405,7 +454,7 @@ impl Watcher {
             _ => FileWatch::Lost { retry: false },
         };
         let geo = Geometry::from_info(&w.meta.info);
-        let have = self.have.get_mut(key.torrent)?;
+        let have = self.have.get_mut(&key.torrent)?;
         let mut added = Vec::new();
         if ok {
             for p in good {
@@ -419,8 +468,7 @@ impl Watcher {
             }
         }
         tracing::info!("{name}: re-check done: {} pieces served again", added.len());
-        let id = TorrentId(u32::try_from(key.torrent).unwrap_or(u32::MAX));
-        Some(Change::Added(id, added, data))
+        Some(Change::Added(key.torrent, added, data))
     }
 }
 
