@@ -53,7 +53,7 @@ fn fast_peer_gets_have_all_ext_handshake_and_allowed_fast() {
     assert_eq!(ext.id_of(names::LT_METADATA), Some(ext_ids::LT_METADATA));
     assert_eq!(ext.id_of(names::LT_DONTHAVE), Some(ext_ids::LT_DONTHAVE));
     assert_eq!(ext.metadata_size, Some(t.meta.info_bytes.len() as u32));
-    assert_eq!(ext.reqq, Some(250));
+    assert_eq!(ext.reqq, Some(SessionConfig::default().reqq));
     assert_eq!(ext.upload_only, Some(true));
     assert_eq!(ext.yourip, Some("80.4.4.200".parse().unwrap()));
     assert!(ext.v.unwrap().starts_with("seedcore"));
@@ -197,6 +197,29 @@ fn private_torrent_has_no_pex_and_no_dht_bit() {
     // Metadata exchange stays available (BEP 27 forbids only DHT and PEX).
     assert!(ext.id_of(names::UT_METADATA).is_some());
     assert!(!got.iter().any(|g| matches!(g, Got::Port(_))));
+    // The peer's `port` message must not reach the DHT either (issue 8).
+    p.take_events();
+    p.send(Message::Port(7000));
+    assert!(p.error.is_none());
+    let events = p.take_events();
+    assert!(
+        !events.iter().any(|e| matches!(e, SessionEvent::DhtPort(_))),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn port_messages_are_ignored_without_our_dht() {
+    let t = v1_torrent(4 * 16384, 16384, false);
+    let mut p = Pair::new(&[&t], SessionConfig::default(), true);
+    p.leecher.reserved.set_dht(true);
+    p.handshake(t.meta.info_hashes.wire_hash());
+    p.take_events();
+    p.send(Message::Port(7000));
+    assert!(!p
+        .take_events()
+        .iter()
+        .any(|e| matches!(e, SessionEvent::DhtPort(_))));
 }
 
 #[test]
@@ -408,7 +431,7 @@ fn outbound_sends_its_handshake_first_and_checks_the_answer() {
     let config = Arc::new(SessionConfig::default());
     let mut s = PeerSession::outbound(Arc::clone(&config), pair::addr(), id, now, &swarm).unwrap();
     assert!(s.is_outbound());
-    let Some(Transmit::Bytes(first)) = s.poll_transmit(now, &swarm) else {
+    let Some(Transmit::Bytes { head: first, .. }) = s.poll_transmit(now, &swarm) else {
         panic!()
     };
     let ours = Handshake::decode(&first).unwrap().unwrap();

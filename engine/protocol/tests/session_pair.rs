@@ -341,13 +341,21 @@ impl Pair {
 
     /// Pulls everything the session has to send (when writable).
     pub fn flush(&mut self) {
-        while self.writable {
+        self.flush_some(usize::MAX);
+    }
+
+    /// Pulls at most `max` transmits (when writable): a socket that takes
+    /// only so much per turn.
+    pub fn flush_some(&mut self, max: usize) {
+        let mut left = max;
+        while self.writable && left > 0 {
+            left -= 1;
             let Some(t) = self.session.poll_transmit(self.now, &self.swarm) else {
                 break;
             };
             let len = t.len();
             let bytes = match t {
-                Transmit::Bytes(b) => b,
+                Transmit::Bytes { head, body } => [&head[..], &body[..]].concat(),
                 Transmit::Block { header, block } => {
                     let torrent = self.session.torrent().unwrap();
                     let data = &self.data[torrent.0 as usize];

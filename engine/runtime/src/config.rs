@@ -250,8 +250,18 @@ pub struct Config {
     /// unlimited: every interested peer is served, the right default for a
     /// seed, whose upload is the point.
     pub upload_slots: u32,
-    /// Most outstanding requests per peer (advertised as BEP 10 `reqq`).
+    /// Requests queued per peer, advertised as BEP 10 `reqq` (libtorrent's
+    /// seed preset allows 2000). A Fast peer's requests past it are
+    /// rejected; a peer without Fast (rtorrent, which ignores `reqq`) may
+    /// queue more, as far as `peer_budget` holds, and past that has its
+    /// queue discarded with choke + unchoke so that it asks again.
     pub reqq: u32,
+    /// The byte budget of one peer: the most its session holds or owes for
+    /// it ahead of the socket (encoded messages, accepted metadata and
+    /// hash answers at their wire size, queued requests at 24 bytes each).
+    /// Checked before every message is encoded; a peer that asks for more
+    /// than it reads is refused, then closed (engine/DESIGN.md, "Bounds").
+    pub peer_budget: Bytes,
     /// Most peer connections in all, split evenly between shards.
     pub max_peers: u32,
     /// Close a peer that has not completed its handshake after this long.
@@ -349,7 +359,8 @@ impl Default for Config {
             dht: true,
             shards: None,
             upload_slots: 0,
-            reqq: 250,
+            reqq: 2000,
+            peer_budget: Bytes(1 << 20),
             max_peers: 10_000,
             handshake_timeout: Span::secs(20),
             idle_timeout: Span::secs(300),
@@ -386,6 +397,10 @@ impl Default for Config {
         }
     }
 }
+
+/// The smallest `peer_budget` accepted: half of it must hold one
+/// `ut_metadata` answer (16 KiB and its header), or magnet links fail.
+pub const MIN_PEER_BUDGET: u64 = 64 << 10;
 
 /// The most shards accepted (far more than any machine has cores: a bound
 /// against typos such as `--shards 10000`).
@@ -459,8 +474,15 @@ impl Config {
         }
         if self.reqq == 0 || self.reqq > 100_000 {
             return bad(format!(
-                "reqq = {}: use 1..=100000 (250 is usual)",
+                "reqq = {}: use 1..=100000 (2000 is the default)",
                 self.reqq
+            ));
+        }
+        if self.peer_budget.0 < MIN_PEER_BUDGET || self.peer_budget.0 > 1 << 30 {
+            return bad(format!(
+                "peer_budget = {}: use 64K..=1G (half of it must hold a 16 KiB metadata \
+                 answer; 1M is the default)",
+                self.peer_budget
             ));
         }
         if self.max_peers == 0 {
@@ -586,7 +608,7 @@ mod tests {
         assert_eq!(c.idle_timeout, Span::secs(60));
         assert_eq!(c.io_memory, Bytes(65536));
         assert_eq!(c.send_path, SendPath::Sendfile);
-        assert_eq!(c.reqq, 250, "unset fields keep defaults");
+        assert_eq!(c.reqq, 2000, "unset fields keep defaults");
         assert_eq!(c.torrents.len(), 2);
         assert_eq!(c.torrents[0].path, PathBuf::from("/etc/seedcore/a.torrent"));
         assert_eq!(c.torrents[0].data, Some(PathBuf::from("/srv")));

@@ -311,6 +311,7 @@ fn session_config(config: &Config, port: u16, dht_port: Option<u16>) -> SessionC
     s.dht_port = dht_port;
     s.reqq = config.reqq;
     s.max_refused_requests = config.reqq.saturating_mul(10);
+    s.peer_budget = usize::try_from(config.peer_budget.0).unwrap_or(usize::MAX);
     s.handshake_timeout = config.handshake_timeout.0;
     s.idle_timeout = config.idle_timeout.0;
     s.keepalive_interval = config.keepalive_interval.0;

@@ -96,9 +96,13 @@ pub struct Args {
     /// Peers unchoked at once in all; 0 = every interested peer [default: 0].
     #[arg(long, env = "SEEDCORE_UPLOAD_SLOTS")]
     upload_slots: Option<u32>,
-    /// Most outstanding requests per peer (BEP 10 `reqq`) [default: 250].
+    /// Requests queued per peer, advertised as BEP 10 `reqq` [default: 2000].
     #[arg(long, env = "SEEDCORE_REQQ")]
     reqq: Option<u32>,
+    /// Byte budget per peer: what its session may hold or owe ahead of the
+    /// socket (answers, queued requests) [default: 1M].
+    #[arg(long, env = "SEEDCORE_PEER_BUDGET")]
+    peer_budget: Option<Bytes>,
     /// Most peer connections in all [default: 10000].
     #[arg(long, env = "SEEDCORE_MAX_PEERS")]
     max_peers: Option<u32>,
@@ -199,6 +203,7 @@ fn effective(args: Args) -> anyhow::Result<(Config, bool)> {
     }
     set(&mut c.upload_slots, args.upload_slots);
     set(&mut c.reqq, args.reqq);
+    set(&mut c.peer_budget, args.peer_budget);
     set(&mut c.max_peers, args.max_peers);
     set(&mut c.handshake_timeout, args.handshake_timeout);
     set(&mut c.idle_timeout, args.idle_timeout);

@@ -57,18 +57,21 @@ pub enum SessionError {
         /// Bytes handed out but not confirmed.
         pending: u64,
     },
-    /// The control messages waiting for the socket grew past
-    /// `SessionConfig::max_pending_control` (the peer makes us answer but
-    /// does not read).
+    /// A message for the peer did not fit its byte budget
+    /// (`SessionConfig::peer_budget`): the peer makes us answer, or queue,
+    /// more than it takes from the socket.
     #[error(
-        "{pending} bytes of control messages wait for a peer that does not read \
-         (limit {max}, SessionConfig::max_pending_control)"
+        "a {needed}-byte message does not fit the peer's byte budget: {held} of {budget} bytes \
+         already held or owed for a peer that does not read (SessionConfig::peer_budget)"
     )]
-    ControlBacklog {
-        /// Bytes waiting.
-        pending: usize,
-        /// The limit.
-        max: usize,
+    OverBudget {
+        /// Bytes the message needed.
+        needed: usize,
+        /// Bytes already held for the peer (queued output, promised answers,
+        /// queued requests).
+        held: usize,
+        /// The budget.
+        budget: usize,
     },
     /// The peer's BEP 10 handshake is not a bencoded dictionary.
     #[error("bad extended handshake: {0}")]

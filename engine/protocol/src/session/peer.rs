@@ -6,11 +6,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::answers::PendingAnswer;
 use super::config::SessionConfig;
 use super::error::SessionError;
 use super::pieces::PeerPieces;
 use super::stats::{PeerStats, RateMeter};
-use super::{PexEntry, SessionEvent, Swarm, TorrentContext, TorrentId, Transmit};
+use super::{
+    Bytes, PexEntry, SessionEvent, Swarm, TorrentContext, TorrentId, Transmit, QUEUED_REQUEST_COST,
+};
 use crate::geometry::BlockRef;
 use crate::wire::{piece_header, BlockRequest, Handshake, Limits, Message, Reserved};
 
@@ -81,8 +84,16 @@ pub struct PeerSession {
     pub(crate) refused: u32,
     pub(crate) requests_total: u64,
     pub(crate) refused_total: u64,
+    /// Times a non-Fast peer's queue was discarded with choke + unchoke
+    /// since the last block handed out (see `MAX_DISCARDS_WITHOUT_PROGRESS`).
+    pub(crate) discards_without_progress: u8,
 
+    /// Encoded messages not handed out yet (coalesced).
     pub(crate) control: Vec<u8>,
+    /// Extension answers accepted and not built yet, oldest first.
+    pub(crate) answers: VecDeque<PendingAnswer>,
+    /// Sum of the wire sizes of `answers` (counted in the byte budget).
+    pub(crate) promised: usize,
     pub(crate) events: VecDeque<SessionEvent>,
 
     pub(crate) created: Instant,
@@ -133,7 +144,10 @@ impl PeerSession {
             refused: 0,
             requests_total: 0,
             refused_total: 0,
+            discards_without_progress: 0,
             control: Vec::new(),
+            answers: VecDeque::new(),
+            promised: 0,
             events: VecDeque::new(),
             created: now,
             last_recv: now,
@@ -203,9 +217,67 @@ impl PeerSession {
         hs.encode(&mut self.control);
     }
 
-    /// Appends one message to the control buffer.
+    /// Bytes this peer makes the session hold or owe ahead of its socket,
+    /// counted against [`SessionConfig::peer_budget`]: encoded messages not
+    /// handed out yet, extension answers accepted but not built, and
+    /// queued block requests ([`QUEUED_REQUEST_COST`] each).
+    pub fn held_bytes(&self) -> usize {
+        self.control
+            .len()
+            .saturating_add(self.promised)
+            .saturating_add(self.queue.len().saturating_mul(QUEUED_REQUEST_COST))
+    }
+
+    /// Whether `bytes` more fit the peer's byte budget.
+    pub(crate) fn fits(&self, bytes: usize) -> bool {
+        self.held_bytes().saturating_add(bytes) <= self.config.peer_budget
+    }
+
+    /// Whether something the peer asked for (a queued request, an
+    /// extension answer) may take `bytes` more. Only half of the budget
+    /// goes to accepted requests: the rest keeps room for refusals, so
+    /// that a peer asking for too much gets rejects first and is closed
+    /// only when even those do not fit.
+    pub(crate) fn fits_accepted(&self, bytes: usize) -> bool {
+        self.held_bytes().saturating_add(bytes) <= self.config.peer_budget / 2
+    }
+
+    /// Appends one message to the control buffer if it fits the peer's
+    /// byte budget; if it does not, the session closes
+    /// ([`SessionError::OverBudget`]) and nothing is encoded.
     pub(crate) fn push(&mut self, msg: &Message<'_>) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        let needed = msg.encoded_len();
+        if !self.fits(needed) {
+            let held = self.held_bytes();
+            self.close(SessionError::OverBudget {
+                needed,
+                held,
+                budget: self.config.peer_budget,
+            });
+            return;
+        }
+        // Grow the buffer by doubling, but never past the budget: its
+        // capacity, not only its length, is what the peer holds.
+        let want = self.control.len() + needed;
+        if want > self.control.capacity() {
+            let target = (self.control.capacity() * 2)
+                .max(64)
+                .min(self.config.peer_budget)
+                .max(want);
+            self.control.reserve_exact(target - self.control.len());
+        }
         // Only messages this module builds are encoded: each fits a frame.
+        let _ = msg.encode(&mut self.control);
+    }
+
+    /// Appends one message of the opening (bitfield, extended handshake,
+    /// allowed-fast set) without the budget check: they are sent once per
+    /// connection, whatever the peer does, and a large torrent's bitfield
+    /// may alone exceed a small budget.
+    pub(crate) fn push_opening(&mut self, msg: &Message<'_>) {
         let _ = msg.encode(&mut self.control);
     }
 
@@ -218,19 +290,34 @@ impl PeerSession {
             return first.clone();
         }
         self.phase = Phase::Closed;
-        self.queue.clear();
+        self.queue = VecDeque::new();
         self.control = Vec::new();
+        self.answers = VecDeque::new();
+        self.promised = 0;
         self.closed = Some(reason.clone());
         self.events.push_back(SessionEvent::Closed(reason.clone()));
         reason
     }
 
+    /// The control buffer as one transmit (the buffer is handed over, not
+    /// copied).
+    fn take_control(&mut self, now: Instant) -> Transmit {
+        let bytes = std::mem::take(&mut self.control);
+        self.handed_out(now, bytes.len() as u64);
+        Transmit::Bytes {
+            head: Bytes::from(bytes),
+            body: Bytes::new(),
+        }
+    }
+
     /// The next thing to write, or `None` when there is nothing to send
     /// now. Call it whenever the socket has room, repeatedly (several
     /// transmits can be written with one vectored send). Control messages
-    /// come first (coalesced in one [`Transmit::Bytes`]), then blocks in
-    /// request order. A queued block whose piece is no longer available
-    /// ([`Swarm::has_piece`]) is rejected (Fast peers) or dropped instead.
+    /// come first (coalesced in one [`Transmit::Bytes`]), then extension
+    /// answers (built now, one per call), then blocks in request order. A
+    /// queued block whose piece is no longer available is rejected (Fast
+    /// peers) or, for other peers, the queue is discarded with `choke` +
+    /// `unchoke` so that the peer asks again.
     pub fn poll_transmit<S: Swarm + ?Sized>(
         &mut self,
         now: Instant,
@@ -240,19 +327,27 @@ impl PeerSession {
             return None;
         }
         if !self.control.is_empty() {
-            let bytes = std::mem::take(&mut self.control);
-            self.handed_out(now, bytes.len() as u64);
-            return Some(Transmit::Bytes(bytes));
+            return Some(self.take_control(now));
         }
         let torrent = self.torrent?;
+        if !self.answers.is_empty() {
+            if let Some(ctx) = swarm.torrent(torrent) {
+                if let Some(t) = self.next_answer(ctx) {
+                    self.handed_out(now, t.len() as u64);
+                    return Some(t);
+                }
+            }
+        }
         while let Some(block) = self.queue.pop_front() {
             let piece = block.piece().get();
             if !swarm.has_piece(torrent, piece) {
-                self.reject(block_request(&block));
+                if self.fast() {
+                    self.reject(block_request(&block));
+                } else {
+                    self.discard_queue();
+                }
                 if !self.control.is_empty() {
-                    let bytes = std::mem::take(&mut self.control);
-                    self.handed_out(now, bytes.len() as u64);
-                    return Some(Transmit::Bytes(bytes));
+                    return Some(self.take_control(now));
                 }
                 continue;
             }
@@ -260,7 +355,12 @@ impl PeerSession {
             self.uploaded += len;
             self.uploaded_since_unchoke += len;
             self.refused = 0;
+            self.discards_without_progress = 0;
             self.handed_out(now, len + crate::wire::PIECE_HEADER_LEN as u64);
+            if self.queue.is_empty() && self.queue.capacity() > 0 {
+                // Idle peers hold no queue memory.
+                self.queue = VecDeque::new();
+            }
             return Some(Transmit::Block {
                 header: piece_header(piece, block.begin(), block.length()),
                 block,
@@ -269,10 +369,26 @@ impl PeerSession {
         None
     }
 
+    /// Tells a peer without the Fast extension that its queued requests
+    /// are gone, the only way BEP 3 has: `choke` (which discards them on
+    /// both sides), then `unchoke` at once so that it asks again. Nothing
+    /// is sent when the queue is already empty or the peer is choked.
+    pub(crate) fn discard_queue(&mut self) {
+        if self.am_choking || self.phase != Phase::Established {
+            self.queue.clear();
+            return;
+        }
+        self.queue = VecDeque::new();
+        self.push(&Message::Choke);
+        self.push(&Message::Unchoke);
+        self.discards_without_progress = self.discards_without_progress.saturating_add(1);
+    }
+
     /// Whether [`PeerSession::poll_transmit`] would return something (a
     /// cheap check for "register interest in writability").
     pub fn has_transmit(&self) -> bool {
-        self.phase != Phase::Closed && (!self.control.is_empty() || !self.queue.is_empty())
+        self.phase != Phase::Closed
+            && (!self.control.is_empty() || !self.answers.is_empty() || !self.queue.is_empty())
     }
 
     fn handed_out(&mut self, now: Instant, bytes: u64) {
@@ -393,16 +509,20 @@ impl PeerSession {
     }
 
     /// Tells the peer that `piece` can no longer be served (it failed a
-    /// re-check, its file changed): queued requests for it are dropped
-    /// (rejected for Fast peers) and peers that support `lt_donthave` get
-    /// one. Later requests for it are refused because
+    /// re-check, its file changed): queued requests for it are rejected
+    /// (Fast peers; a peer without Fast has its whole queue discarded with
+    /// `choke` + `unchoke`) and peers that support `lt_donthave` get one. Later requests for it are refused because
     /// [`Swarm::has_piece`] says so.
     pub fn piece_lost(&mut self, piece: u32) {
         if self.phase != Phase::Established || piece >= self.piece_count {
             return;
         }
-        let queue = std::mem::take(&mut self.queue);
         let fast = self.fast();
+        if !fast && self.queue.iter().any(|b| b.piece().get() == piece) {
+            // A peer without Fast cannot be told about one request.
+            self.discard_queue();
+        }
+        let queue = std::mem::take(&mut self.queue);
         for block in queue {
             if block.piece().get() != piece {
                 self.queue.push_back(block);

@@ -268,7 +268,13 @@ impl Driver {
                 return;
             };
             match t {
-                Transmit::Bytes(b) => self.outbox.push(Item::Bytes(b)),
+                Transmit::Bytes { head, body } => {
+                    for part in [head, body] {
+                        if !part.is_empty() {
+                            self.outbox.push(Item::Bytes(part));
+                        }
+                    }
+                }
                 Transmit::Block { header, block } => {
                     let Some(st) = session.torrent().and_then(|id| table.get(id)) else {
                         return;
