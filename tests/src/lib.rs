@@ -27,7 +27,9 @@
 //!   panic.
 //! - [`leech`]: real clients leeching from the seed (libtorrent dials it;
 //!   transmission and aria2 listen and are dialled) and the checks that the
-//!   copy is byte-identical and passes `seedcore verify`.
+//!   copy is byte-identical and passes `seedcore verify`; [`rtorrent`]
+//!   adds rtorrent (no Fast extension, ignores `reqq`) and [`opentracker`]
+//!   a real tracker.
 //!
 //! This crate is test code: its helpers panic with a full description of
 //! what went wrong, which is how a test reports failure.
@@ -40,7 +42,9 @@ pub mod clients;
 pub mod data;
 pub mod leech;
 pub mod live;
+pub mod opentracker;
 pub mod process;
+pub mod rtorrent;
 pub mod seed;
 
 pub use clients::{

@@ -16,72 +16,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::{SocketAddr, TcpStream};
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use seedcore_tests::opentracker::{opentracker, wait_announced};
 use seedcore_tests::*;
-
-/// opentracker on 127.0.0.1 (HTTP on a free TCP port, UDP on a free UDP
-/// port), serving `hash_hex` only.
-fn opentracker(dir: &Path, hash_hex: &str) -> (Live, u16, u16) {
-    let exe = require_exe("opentracker", "opentracker");
-    let root = dir.join("opentracker");
-    std::fs::create_dir_all(&root).unwrap();
-    std::fs::write(root.join("whitelist"), format!("{hash_hex}\n")).unwrap();
-    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(
-        root.join("whitelist"),
-        std::fs::Permissions::from_mode(0o644),
-    )
-    .unwrap();
-    let http = free_port(loopback(1));
-    let udp = {
-        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        s.local_addr().unwrap().port()
-    };
-    let mut cmd = Command::new(exe);
-    cmd.current_dir(&root)
-        .args([
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &http.to_string(),
-            "-P",
-            &udp.to_string(),
-        ])
-        .arg("-d")
-        .arg(&root)
-        .args(["-w", "whitelist", "-u", "nobody"]);
-    let mut live = Live::spawn("opentracker", &mut cmd);
-    let addr = SocketAddr::from(([127, 0, 0, 1], http));
-    live.wait_until("listening", Duration::from_secs(20), |_| {
-        TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_ok()
-    });
-    (live, http, udp)
-}
-
-/// Waits until the seed's `--json` status says its tracker answered.
-fn wait_announced(seed: &RunningSeed, tracker: &Live) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let ok = seed.json_statuses().last().is_some_and(|s| {
-            s["torrents"][0]["trackers"]
-                .as_array()
-                .is_some_and(|t| !t.is_empty() && t.iter().all(|t| t["ok"] == true))
-        });
-        if ok {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the seed's announce should succeed\n{seed}\n{tracker}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// Waits until the seed's `--json` status shows a scrape of its tracker
 /// counting at least one seeder (the seed itself).

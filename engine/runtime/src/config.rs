@@ -253,8 +253,8 @@ pub struct Config {
     /// Requests queued per peer, advertised as BEP 10 `reqq` (libtorrent's
     /// seed preset allows 2000). A Fast peer's requests past it are
     /// rejected; a peer without Fast (rtorrent, which ignores `reqq`) may
-    /// queue more, as far as `peer_budget` holds, and past that has its
-    /// queue discarded with choke + unchoke so that it asks again.
+    /// queue more, as far as `peer_budget` holds, and past that its further
+    /// requests wait unread in its socket until the queue drains.
     pub reqq: u32,
     /// The byte budget of one peer: the most its session holds or owes for
     /// it ahead of the socket (encoded messages, accepted metadata and
@@ -398,9 +398,11 @@ impl Default for Config {
     }
 }
 
-/// The smallest `peer_budget` accepted: half of it must hold one
-/// `ut_metadata` answer (16 KiB and its header), or magnet links fail.
-pub const MIN_PEER_BUDGET: u64 = 64 << 10;
+/// The smallest `peer_budget` accepted. Below 34K no `ut_metadata` answer
+/// (16 KiB and its header) fits the half of the budget that accepted
+/// requests may use, so magnet-link peers get only rejects: a leash that
+/// short is for tests and for peers that may fetch nothing but blocks.
+pub const MIN_PEER_BUDGET: u64 = 1 << 10;
 
 /// The most shards accepted (far more than any machine has cores: a bound
 /// against typos such as `--shards 10000`).
@@ -480,8 +482,8 @@ impl Config {
         }
         if self.peer_budget.0 < MIN_PEER_BUDGET || self.peer_budget.0 > 1 << 30 {
             return bad(format!(
-                "peer_budget = {}: use 64K..=1G (half of it must hold a 16 KiB metadata \
-                 answer; 1M is the default)",
+                "peer_budget = {}: use 1K..=1G (1M is the default; below 34K no metadata \
+                 piece can be served)",
                 self.peer_budget
             ));
         }

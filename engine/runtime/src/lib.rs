@@ -34,6 +34,7 @@
 pub mod config;
 mod control;
 mod error;
+mod guard;
 mod listen;
 mod mailbox;
 mod msg;
@@ -47,6 +48,7 @@ pub use control::status::{
     TrackerReport,
 };
 pub use error::RuntimeError;
+pub use guard::GuardCounters;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

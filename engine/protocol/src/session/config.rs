@@ -37,9 +37,10 @@ pub struct SessionConfig {
     /// peer's requests past it are rejected (BEP 6). Peers without the Fast
     /// extension cannot be told "no" for one request and some (rtorrent)
     /// ignore `reqq`, so their queue may grow past it as far as
-    /// [`SessionConfig::peer_budget`] allows; past that the queue is
-    /// discarded with `choke` + `unchoke` (BEP 3: the peer asks again),
-    /// never silently. Default 2000 (libtorrent's seed preset).
+    /// [`SessionConfig::peer_budget`] allows; past that their input waits
+    /// unread in the socket until the queue drains
+    /// ([`super::PeerSession::wants_input`]), never dropped. Default 2000
+    /// (libtorrent's seed preset).
     pub reqq: u32,
     /// Size of the BEP 6 allowed-fast set sent to Fast IPv4 peers. Default 10;
     /// 0 sends none.

@@ -128,6 +128,19 @@ pub enum SessionError {
         /// Requests refused since the last block sent.
         refused: u32,
     },
+    /// A peer without the Fast extension asked for (or had queued) a piece
+    /// that cannot be served any more (its file changed, or it failed a
+    /// check). Such a peer cannot be refused one request, and waiting
+    /// for a block that will never come stalls it, so it is closed: when it
+    /// reconnects it gets a bitfield without that piece.
+    #[error(
+        "piece {piece} cannot be served now and the peer has no Fast extension to be told so: \
+         closed, so that it reconnects with a fresh bitfield"
+    )]
+    PieceUnavailable {
+        /// The piece.
+        piece: u32,
+    },
     /// The peer sent a block; a seed never requests any.
     #[error("peer sent an unrequested block (piece {index}, offset {begin}); seeds never request")]
     UnrequestedPiece {
@@ -151,6 +164,7 @@ impl SessionError {
                 | SessionError::HandshakeTimeout(_)
                 | SessionError::IdleTimeout(_)
                 | SessionError::SendStalled { .. }
+                | SessionError::PieceUnavailable { .. }
         )
     }
 }

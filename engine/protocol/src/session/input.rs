@@ -19,19 +19,15 @@ use crate::wire::{
 /// Length of the peer id that completes a handshake.
 const PEER_ID_LEN: usize = 20;
 
-/// Queue discards (`choke` + `unchoke` for a peer without Fast) in a row,
-/// with no block handed out in between, after which the peer is closed. A
-/// client that reads gets blocks between its rounds of requests; with the
-/// default budget one 64 KiB read of requests cannot overflow the queue
-/// more than once.
-const MAX_DISCARDS_WITHOUT_PROGRESS: u8 = 16;
-
 impl PeerSession {
     /// Feeds bytes received from the peer. `data` is everything received
     /// and not yet consumed (the runtime appends new bytes to what the last
     /// call left). Returns how many bytes from the front of `data` were
-    /// used; keep the rest for the next call (it is always a partial
-    /// message, shorter than [`PeerSession::max_frame`]).
+    /// used; keep the rest for the next call: a partial message, shorter
+    /// than [`PeerSession::max_frame`], or, once
+    /// [`PeerSession::wants_input`] turned `false`, whole messages the
+    /// session will take when it turns `true` again (read nothing more from
+    /// the socket meanwhile).
     ///
     /// An error closes the session (also reported as
     /// [`SessionEvent::Closed`]): drop the connection. In particular an
@@ -46,11 +42,11 @@ impl PeerSession {
         if let Some(e) = &self.closed {
             return Err(e.clone());
         }
-        if !data.is_empty() {
-            self.last_recv = now;
-        }
         let mut used = 0usize;
         let result = self.consume(now, data, &mut used, swarm);
+        if used > 0 {
+            self.last_recv = now;
+        }
         self.received = self.received.saturating_add(used as u64);
         match result {
             // A message that did not fit the byte budget closed the session
@@ -202,6 +198,14 @@ impl PeerSession {
             if self.phase == Phase::Closed {
                 return Ok(());
             }
+            if !self.wants_input() {
+                if !self.input_paused {
+                    self.input_paused = true;
+                    self.input_pauses = self.input_pauses.saturating_add(1);
+                }
+                return Ok(());
+            }
+            self.input_paused = false;
             let rest = data.get(*used..).unwrap_or_default();
             let Decoded::Message { msg, consumed } = decode(rest, &limits)? else {
                 return Ok(());
@@ -327,26 +331,15 @@ impl PeerSession {
             }
             return self.refuse(req);
         }
-        if servable && fits {
-            // No `reqq` bound: peers without Fast may ignore it (rtorrent
-            // sizes its pipeline by its rate); the byte budget holds.
-            self.queue.push_back(block);
-            return Ok(());
+        if !servable {
+            // No reject exists without Fast, and waiting for a block that
+            // never comes stalls the peer.
+            return Err(SessionError::PieceUnavailable { piece: req.index });
         }
-        // Neither a block nor a reject can answer this request: discard the
-        // queue the BEP 3 way (`choke`, then `unchoke` at once) so that the
-        // peer asks again. Requests already on the way when it sees the
-        // choke may overflow the queue again before we could send a block,
-        // so a few discards in a row are normal; many, with no block handed
-        // out in between, are a peer that asks without reading: closed.
-        self.refused_total = self.refused_total.saturating_add(1);
-        if self.discards_without_progress >= MAX_DISCARDS_WITHOUT_PROGRESS {
-            return Err(SessionError::RequestFlood {
-                refused: self.refused.saturating_add(1),
-            });
-        }
-        self.refused = self.refused.saturating_add(1);
-        self.discard_queue();
+        // No `reqq` bound: peers without Fast may ignore it (rtorrent sizes
+        // its pipeline by its rate). The queue is bounded by the byte budget
+        // through `wants_input`: past it, requests wait unread in the socket.
+        self.queue.push_back(block);
         Ok(())
     }
 

@@ -8,6 +8,7 @@
 //!
 //! ```text
 //!   bytes from the socket ──► handle_input(now, buf, swarm) ─► Ok(consumed) / Err(close)
+//!   read more? ─────────────► wants_input()                 ─► false: leave the socket unread
 //!   socket writable ────────► poll_transmit(now, swarm)     ─► Transmit::Bytes{head, body} | Transmit::Block
 //!   bytes really written ───► on_sent(now, n)
 //!   timer ──────────────────► poll_timeout() / handle_timeout(now)
@@ -45,27 +46,17 @@
 //!
 //! # What a peer that asks for too much gets
 //!
-//! Every block request gets a block, a `reject request` (Fast peers, BEP
-//! 6), or, for peers without the Fast extension, a `choke` that discards
-//! their queue (BEP 3) followed at once by `unchoke`, so they ask again.
-//! Requests from a Fast peer are queued up to `reqq`; a peer without Fast
-//! may queue as many as its byte budget holds, since such clients
-//! (rtorrent) size their pipeline by their rate and ignore `reqq`.
-//!
-//! # Why availability comes through [`Swarm`]
-//!
-//! What does not change while seeding (hashes, geometry, the info
-//! dictionary, BEP 52 trees) lives in an immutable [`TorrentContext`] that
-//! all shards share through an `Arc`. Which pieces can be served *does*
-//! change (a file was truncated, a piece failed a re-check), so the session
-//! asks the runtime's [`Swarm`] at the moment it decides, instead of keeping
-//! a copy that could go stale.
-//!
-//! # Misbehaviour
-//!
-//! Everything a peer sends is bounded and validated; anything wrong is a
-//! [`SessionError`] that closes this one connection. Nothing here panics on
-//! peer input, and every queue has a documented bound.
+//! Every block request gets a block, or a `reject request` (Fast peers, BEP
+//! 6). Fast peers are told `reqq` and get rejects past it. A peer without
+//! Fast cannot be refused one request, and some (rtorrent) ignore `reqq`
+//! and keep a pipeline proportional to their rate, tens of thousands on a
+//! fast link; so its queue may grow as far as its byte budget holds, and
+//! past that the session stops taking its input
+//! ([`PeerSession::wants_input`]): its further requests wait in the socket
+//! until the queue drains. Nothing is dropped; a request it made for a
+//! piece that can no longer be served closes it
+//! ([`SessionError::PieceUnavailable`]) so that it reconnects with a fresh
+//! bitfield rather than wait forever.
 //!
 //! # Example
 //!

@@ -84,9 +84,11 @@ pub struct PeerSession {
     pub(crate) refused: u32,
     pub(crate) requests_total: u64,
     pub(crate) refused_total: u64,
-    /// Times a non-Fast peer's queue was discarded with choke + unchoke
-    /// since the last block handed out (see `MAX_DISCARDS_WITHOUT_PROGRESS`).
-    pub(crate) discards_without_progress: u8,
+    /// Input is paused: a peer without Fast filled the queue its budget
+    /// holds (see [`PeerSession::wants_input`]).
+    pub(crate) input_paused: bool,
+    /// Times input was paused so.
+    pub(crate) input_pauses: u64,
 
     /// Encoded messages not handed out yet (coalesced).
     pub(crate) control: Vec<u8>,
@@ -144,7 +146,8 @@ impl PeerSession {
             refused: 0,
             requests_total: 0,
             refused_total: 0,
-            discards_without_progress: 0,
+            input_paused: false,
+            input_pauses: 0,
             control: Vec::new(),
             answers: VecDeque::new(),
             promised: 0,
@@ -341,11 +344,11 @@ impl PeerSession {
         while let Some(block) = self.queue.pop_front() {
             let piece = block.piece().get();
             if !swarm.has_piece(torrent, piece) {
-                if self.fast() {
-                    self.reject(block_request(&block));
-                } else {
-                    self.discard_queue();
+                if !self.fast() {
+                    self.close(SessionError::PieceUnavailable { piece });
+                    return None;
                 }
+                self.reject(block_request(&block));
                 if !self.control.is_empty() {
                     return Some(self.take_control(now));
                 }
@@ -355,7 +358,6 @@ impl PeerSession {
             self.uploaded += len;
             self.uploaded_since_unchoke += len;
             self.refused = 0;
-            self.discards_without_progress = 0;
             self.handed_out(now, len + crate::wire::PIECE_HEADER_LEN as u64);
             if self.queue.is_empty() && self.queue.capacity() > 0 {
                 // Idle peers hold no queue memory.
@@ -369,19 +371,17 @@ impl PeerSession {
         None
     }
 
-    /// Tells a peer without the Fast extension that its queued requests
-    /// are gone, the only way BEP 3 has: `choke` (which discards them on
-    /// both sides), then `unchoke` at once so that it asks again. Nothing
-    /// is sent when the queue is already empty or the peer is choked.
-    pub(crate) fn discard_queue(&mut self) {
-        if self.am_choking || self.phase != Phase::Established {
-            self.queue.clear();
-            return;
-        }
-        self.queue = VecDeque::new();
-        self.push(&Message::Choke);
-        self.push(&Message::Unchoke);
-        self.discards_without_progress = self.discards_without_progress.saturating_add(1);
+    /// Whether the session takes more input now. `false` while a peer
+    /// without the Fast extension has queued as many requests as its byte
+    /// budget holds: such a peer cannot be refused a request (there is no
+    /// reject), and some (rtorrent) keep far more out than `reqq`, so its
+    /// further requests wait, unread, in the socket (the kernel's memory,
+    /// bounded by the TCP window) until the queue drains; none is dropped.
+    /// [`PeerSession::handle_input`] then leaves whole messages unconsumed:
+    /// the runtime keeps them, reads nothing more from the socket, and
+    /// feeds them again once this is `true`.
+    pub fn wants_input(&self) -> bool {
+        self.phase != Phase::Closed && (self.fast() || self.fits_accepted(QUEUED_REQUEST_COST))
     }
 
     /// Whether [`PeerSession::poll_transmit`] would return something (a
@@ -510,8 +510,9 @@ impl PeerSession {
 
     /// Tells the peer that `piece` can no longer be served (it failed a
     /// re-check, its file changed): queued requests for it are rejected
-    /// (Fast peers; a peer without Fast has its whole queue discarded with
-    /// `choke` + `unchoke`) and peers that support `lt_donthave` get one. Later requests for it are refused because
+    /// (Fast peers; a peer without Fast that has one queued is closed, see
+    /// [`SessionError::PieceUnavailable`]) and peers that support
+    /// `lt_donthave` get one. Later requests for it are refused because
     /// [`Swarm::has_piece`] says so.
     pub fn piece_lost(&mut self, piece: u32) {
         if self.phase != Phase::Established || piece >= self.piece_count {
@@ -520,7 +521,8 @@ impl PeerSession {
         let fast = self.fast();
         if !fast && self.queue.iter().any(|b| b.piece().get() == piece) {
             // A peer without Fast cannot be told about one request.
-            self.discard_queue();
+            self.close(SessionError::PieceUnavailable { piece });
+            return;
         }
         let queue = std::mem::take(&mut self.queue);
         for block in queue {
@@ -691,6 +693,8 @@ impl PeerSession {
             queued_requests: u32::try_from(self.queue.len()).unwrap_or(u32::MAX),
             requests: self.requests_total,
             refused_requests: self.refused_total,
+            input_pauses: self.input_pauses,
+            last_received: self.last_recv,
         }
     }
 }

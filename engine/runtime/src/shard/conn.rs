@@ -107,6 +107,7 @@ pub(crate) async fn run(shard: Rc<Shard>, conn: Rc<Conn>, stream: TcpStream) {
         conn: Rc::clone(&conn),
         stream,
         pending_in: Vec::new(),
+        held_input: false,
         timer: None,
         budget: WRITE_BUDGET,
     };
@@ -117,6 +118,12 @@ pub(crate) async fn run(shard: Rc<Shard>, conn: Rc<Conn>, stream: TcpStream) {
         End::Session(e) if e.is_misbehaviour() => tracing::info!("peer {addr}: closed: {reason}"),
         _ => tracing::debug!("peer {addr}: closed: {reason}"),
     }
+    shard.count_guard(|g| match &reason {
+        End::Session(SessionError::OverBudget { .. }) => g.closed_over_budget += 1,
+        End::Session(SessionError::SendStalled { .. }) => g.closed_stalled += 1,
+        End::Session(SessionError::HandshakeTimeout(_)) => g.closed_handshake_timeout += 1,
+        _ => {}
+    });
     let _ = driver.stream.shutdown(std::net::Shutdown::Both).await;
     drop(driver);
     shard.forget(&conn);
@@ -145,8 +152,11 @@ struct Driver {
     shard: Rc<Shard>,
     conn: Rc<Conn>,
     stream: TcpStream,
-    /// An incomplete message carried over to the next read.
+    /// An incomplete message carried over to the next read, or whole
+    /// messages the session left while its input was paused.
     pending_in: Vec<u8>,
+    /// `pending_in` holds whole messages to feed again before reading.
+    held_input: bool,
     outbox: Outbox,
     /// Armed at the session's next deadline.
     timer: Option<(Instant, Timer)>,
@@ -194,9 +204,31 @@ impl Driver {
         Poll::Pending
     }
 
-    /// Reads once and feeds the session.
+    /// Feeds the session once: first the whole messages it left unconsumed
+    /// while its input was paused, once it wants input again; else one
+    /// read from the socket (none while it does not want input: the peer's
+    /// bytes then wait in the kernel's socket buffer).
     fn poll_read(&mut self, cx: &mut Context<'_>, now: Instant) -> Poll<Result<(), End>> {
         let shard = Rc::clone(&self.shard);
+        if !self.conn.session.borrow().wants_input() {
+            return Poll::Pending;
+        }
+        if self.held_input {
+            let table = shard.table.borrow();
+            let mut session = self.conn.session.borrow_mut();
+            let result = session.handle_input(now, &self.pending_in, &*table);
+            let used = *result.as_ref().unwrap_or(&0);
+            self.pending_in.drain(..used.min(self.pending_in.len()));
+            self.held_input = !self.pending_in.is_empty() && !session.wants_input();
+            if self.pending_in.is_empty() {
+                self.pending_in = Vec::new();
+            }
+            return match result {
+                Err(e) => Poll::Ready(Err(End::Session(e))),
+                Ok(0) => Poll::Pending,
+                Ok(_) => Poll::Ready(Ok(())),
+            };
+        }
         let mut scratch = shard.scratch.borrow_mut();
         let n = match Pin::new(&mut self.stream).poll_read(cx, &mut scratch[..]) {
             Poll::Pending => return Poll::Pending,
@@ -221,6 +253,9 @@ impl Driver {
                     self.pending_in.drain(..used.min(self.pending_in.len()));
                 })
         };
+        // Left over with the input paused: whole messages to feed again
+        // before the next read.
+        self.held_input = !self.pending_in.is_empty() && !session.wants_input();
         if self.pending_in.is_empty() && self.pending_in.capacity() > 0 {
             self.pending_in = Vec::new();
         }

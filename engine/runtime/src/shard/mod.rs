@@ -137,6 +137,10 @@ impl Shard {
         self.conns.borrow_mut().remove(&conn.id);
         {
             let mut s = self.stats.borrow_mut();
+            // Its counters move from "live" to the shard's totals.
+            let (pauses, refused) = session_guard(conn);
+            s.guard.input_pauses += pauses;
+            s.guard.requests_refused += refused;
             s.connections = s.connections.saturating_sub(1);
             if let Some(c) = conn
                 .torrent
@@ -236,13 +240,34 @@ impl Shard {
         }
     }
 
+    /// Counts what ended a connection in the shard's guard counters.
+    pub(crate) fn count_guard(&self, f: impl FnOnce(&mut crate::guard::GuardCounters)) {
+        f(&mut self.stats.borrow_mut().guard);
+    }
+
     fn send_stats(&self) {
         let mut stats = self.stats.borrow().clone();
         stats.cpu = crate::sys::thread_cpu_time();
+        for c in self.conns.borrow().values() {
+            let (pauses, refused) = session_guard(c);
+            stats.guard.input_pauses += pauses;
+            stats.guard.requests_refused += refused;
+        }
         self.tell(FromShard::Stats {
             shard: self.index,
             stats,
         });
+    }
+}
+
+/// A connection's own guard counters: input pauses and refused requests.
+fn session_guard(conn: &Conn) -> (u64, u64) {
+    match conn.session.try_borrow() {
+        Ok(s) => {
+            let st = s.stats(Instant::now());
+            (st.input_pauses, st.refused_requests)
+        }
+        Err(_) => (0, 0),
     }
 }
 
