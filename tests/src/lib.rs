@@ -44,6 +44,7 @@ pub mod leech;
 pub mod live;
 pub mod opentracker;
 pub mod process;
+pub mod rawpeer;
 pub mod rtorrent;
 pub mod seed;
 

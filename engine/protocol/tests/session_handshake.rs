@@ -19,10 +19,10 @@ use pair::{ext_handshake, v1_torrent, v2_torrent, Got, Pair, TestSwarm};
 use seedcore_protocol::ext::{names, ExtendedHandshake};
 use seedcore_protocol::metainfo::MetaVersion;
 use seedcore_protocol::session::{
-    allowed_fast_set, ext_ids, PeerSession, SessionConfig, SessionError, SessionEvent, Swarm,
-    Transmit, PEER_ID_PREFIX,
+    allowed_fast_set, ext_ids, PeerSession, SessionConfig, SessionError, SessionEvent,
+    SocketProgress, Swarm, Transmit, PEER_ID_PREFIX,
 };
-use seedcore_protocol::wire::{Handshake, Message, WireError};
+use seedcore_protocol::wire::{BlockRequest, Handshake, Message, WireError};
 
 fn ext_hs(got: &[Got]) -> ExtendedHandshake {
     got.iter()
@@ -392,6 +392,54 @@ fn stalled_send_closes() {
         p.closed_reason(),
         Some(SessionError::SendStalled { .. })
     ));
+}
+
+/// Issue 8: a peer whose requests all fit in kernel buffers was never seen
+/// as stalled, since every byte was written. Now what its socket says
+/// counts: acknowledged bytes that do not grow for the stall timeout while
+/// the socket still holds bytes close it, even though keep-alives are
+/// still written; growth is progress; an empty socket owes nothing.
+#[test]
+fn bytes_waiting_in_the_socket_count_for_the_stall_timeout() {
+    let t = v1_torrent(4 * 16384, 16384, false);
+    let mut p = Pair::connected(&t, true);
+    p.session.set_choked(p.now, false);
+    p.flush();
+    p.send(Message::Request(BlockRequest {
+        index: 0,
+        begin: 0,
+        length: 16384,
+    }));
+    // All written; the socket holds 16 KiB the peer has not acknowledged.
+    let at = |acked, queued| SocketProgress { acked, queued };
+    p.session.on_socket_progress(p.now, at(1000, 16384));
+    p.advance(Duration::from_secs(100));
+    // Some taken at 100 s: progress.
+    p.session.on_socket_progress(p.now, at(9000, 8384));
+    p.advance(Duration::from_secs(100));
+    assert!(!p.session.is_closed(), "{:?}", p.closed_reason());
+    // Nothing more taken (the keep-alive at 120 s was written, but that
+    // is not the peer taking anything): stalled at 220 s.
+    p.session.on_socket_progress(p.now, at(9000, 8388));
+    p.advance(Duration::from_secs(21));
+    assert!(
+        matches!(
+            p.closed_reason(),
+            Some(SessionError::SendStalled { pending: 8388, .. })
+        ),
+        "{:?}",
+        p.closed_reason()
+    );
+    // An empty socket owes nothing: no stall, however long.
+    let mut p = Pair::connected(&t, true);
+    p.session.set_choked(p.now, false);
+    p.flush();
+    p.session.on_socket_progress(p.now, at(500, 0));
+    for _ in 0..4 {
+        p.send(Message::KeepAlive);
+        p.advance(Duration::from_secs(100));
+    }
+    assert!(!p.session.is_closed(), "{:?}", p.closed_reason());
 }
 
 #[test]

@@ -268,9 +268,15 @@ pub struct Config {
     pub handshake_timeout: Span,
     /// Close a peer that sent nothing for this long.
     pub idle_timeout: Span,
-    /// Close a peer that stopped reading (sent bytes not taken by the
-    /// socket) for this long; 0 turns the check off.
+    /// Close a peer that took no bytes for this long while bytes for it
+    /// waited (in the seed or unacknowledged in its socket); 0 turns the
+    /// check off.
     pub stall_timeout: Span,
+    /// `TCP_NOTSENT_LOWAT` on peer sockets: the kernel takes more from us
+    /// only while fewer bytes than this wait unsent, so a peer that does
+    /// not read holds about this much of our send queue instead of the
+    /// send buffer's megabytes. 0: not set (kernel default).
+    pub notsent_lowat: Bytes,
     /// Send a keep-alive after this long without sending anything.
     pub keepalive_interval: Span,
     /// Memory each shard registers with io_uring (glommio's `io_memory`).
@@ -365,6 +371,7 @@ impl Default for Config {
             handshake_timeout: Span::secs(20),
             idle_timeout: Span::secs(300),
             stall_timeout: Span::secs(120),
+            notsent_lowat: Bytes(128 << 10),
             keepalive_interval: Span::secs(120),
             io_memory: Bytes(128 << 10),
             send_path: SendPath::default(),
@@ -489,6 +496,12 @@ impl Config {
         }
         if self.max_peers == 0 {
             return bad("max_peers = 0: no peer could connect".into());
+        }
+        if self.notsent_lowat.0 > 1 << 30 {
+            return bad(format!(
+                "notsent_lowat = {}: at most 1G (0 leaves the kernel default)",
+                self.notsent_lowat
+            ));
         }
         if self.io_memory.0 > 1 << 30 {
             return bad(format!("io_memory = {}: at most 1G", self.io_memory));

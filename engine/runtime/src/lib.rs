@@ -147,6 +147,7 @@ impl Seeder {
                     .collect(),
                 session: Arc::clone(&session),
                 send_path: config.send_path,
+                notsent_lowat: u32::try_from(config.notsent_lowat.0).unwrap_or(u32::MAX),
                 max_conns,
                 slots,
                 choke_interval: config.choke_interval.0,

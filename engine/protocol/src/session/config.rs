@@ -53,9 +53,11 @@ pub struct SessionConfig {
     /// Close the connection when nothing arrived from the peer for this
     /// long (peers send keep-alives every 2 minutes). Default 300 s.
     pub idle_timeout: Duration,
-    /// Close the connection when bytes handed to the runtime have not been
-    /// confirmed by [`super::PeerSession::on_sent`] for this long (the peer
-    /// stopped reading). `None` disables the check. Default 120 s.
+    /// Close the connection when the peer took no bytes for this long while
+    /// bytes for it waited: handed to the runtime and not written
+    /// ([`super::PeerSession::on_sent`]), or written and unacknowledged in
+    /// its socket ([`super::PeerSession::on_socket_progress`]). `None`
+    /// disables the check. Default 120 s.
     pub send_stall_timeout: Option<Duration>,
     /// Close when more than this many requests in a row were refused
     /// (rejected or dropped) without a block being sent in between.

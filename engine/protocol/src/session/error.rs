@@ -45,16 +45,17 @@ pub enum SessionError {
     /// Nothing arrived from the peer within `SessionConfig::idle_timeout`.
     #[error("nothing received from the peer for {0:?} (SessionConfig::idle_timeout)")]
     IdleTimeout(Duration),
-    /// The peer stopped reading: bytes handed out were not confirmed sent
-    /// within `SessionConfig::send_stall_timeout`.
+    /// The peer stopped reading: it took no bytes for
+    /// `SessionConfig::send_stall_timeout` while bytes for it waited (in
+    /// the runtime, or unacknowledged in its socket).
     #[error(
-        "the peer stopped reading: {pending} bytes not sent for {stalled:?} \
+        "the peer stopped reading: {pending} bytes for it not taken for {stalled:?} \
          (SessionConfig::send_stall_timeout)"
     )]
     SendStalled {
-        /// How long no progress was reported.
+        /// How long no progress was seen.
         stalled: Duration,
-        /// Bytes handed out but not confirmed.
+        /// Bytes waiting: handed out and not written, or in the socket.
         pending: u64,
     },
     /// A message for the peer did not fit its byte budget

@@ -11,6 +11,7 @@
 //!   read more? ─────────────► wants_input()                 ─► false: leave the socket unread
 //!   socket writable ────────► poll_transmit(now, swarm)     ─► Transmit::Bytes{head, body} | Transmit::Block
 //!   bytes really written ───► on_sent(now, n)
+//!   socket drained / timer ─► on_socket_progress(now, {acked, queued})
 //!   timer ──────────────────► poll_timeout() / handle_timeout(now)
 //!   anything to report? ────► poll_event()                  ─► SessionEvent
 //!   choker decided ─────────► set_choked(now, bool)
@@ -237,6 +238,18 @@ impl Transmit {
             Transmit::Block { .. } => None,
         }
     }
+}
+
+/// What a runtime's socket says about the bytes written to it, for the
+/// stalled-peer check ([`PeerSession::on_socket_progress`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SocketProgress {
+    /// Bytes the peer acknowledged, ever (`TCP_INFO`'s `tcpi_bytes_acked`):
+    /// when it grows, the peer took bytes.
+    pub acked: u64,
+    /// Bytes written and not yet acknowledged, sent or not (`SIOCOUTQ`):
+    /// what the peer has still to take.
+    pub queued: u64,
 }
 
 /// Peers learned from a `ut_pex` message, for the runtime's peer lists.

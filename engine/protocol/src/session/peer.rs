@@ -12,7 +12,8 @@ use super::error::SessionError;
 use super::pieces::PeerPieces;
 use super::stats::{PeerStats, RateMeter};
 use super::{
-    Bytes, PexEntry, SessionEvent, Swarm, TorrentContext, TorrentId, Transmit, QUEUED_REQUEST_COST,
+    Bytes, PexEntry, SessionEvent, SocketProgress, Swarm, TorrentContext, TorrentId, Transmit,
+    QUEUED_REQUEST_COST,
 };
 use crate::geometry::BlockRef;
 use crate::wire::{piece_header, BlockRequest, Handshake, Limits, Message, Reserved};
@@ -102,6 +103,9 @@ pub struct PeerSession {
     pub(crate) last_recv: Instant,
     pub(crate) next_keepalive: Instant,
     pub(crate) unconfirmed: u64,
+    /// The socket's state at the last report
+    /// ([`PeerSession::on_socket_progress`]), once the runtime reports it.
+    pub(crate) socket: Option<SocketProgress>,
     pub(crate) last_progress: Instant,
 
     pub(crate) uploaded: u64,
@@ -156,6 +160,7 @@ impl PeerSession {
             last_recv: now,
             next_keepalive,
             unconfirmed: 0,
+            socket: None,
             last_progress: now,
             uploaded: 0,
             uploaded_since_unchoke: 0,
@@ -392,7 +397,8 @@ impl PeerSession {
     }
 
     fn handed_out(&mut self, now: Instant, bytes: u64) {
-        if self.unconfirmed == 0 {
+        if !self.owed() {
+            // A new wait for the peer starts now.
             self.last_progress = now;
         }
         self.unconfirmed = self.unconfirmed.saturating_add(bytes);
@@ -400,14 +406,45 @@ impl PeerSession {
     }
 
     /// Reports that `bytes` bytes of what [`PeerSession::poll_transmit`]
-    /// handed out were written to the socket. Feeds the upload rate and the
-    /// stalled-send check (`SessionConfig::send_stall_timeout`).
+    /// handed out were written to the socket. Feeds the upload rate and,
+    /// for a runtime that does not report [`PeerSession::on_socket_progress`],
+    /// the stalled-peer check (`SessionConfig::send_stall_timeout`).
     pub fn on_sent(&mut self, now: Instant, bytes: usize) {
         let bytes = bytes as u64;
         self.unconfirmed = self.unconfirmed.saturating_sub(bytes);
         self.sent = self.sent.saturating_add(bytes);
         self.rate.add(now, bytes);
-        self.last_progress = now;
+        if self.socket.is_none() {
+            self.last_progress = now;
+        }
+    }
+
+    /// Reports what the socket says about the bytes written to it
+    /// (`TCP_INFO`, `SIOCOUTQ`). Once a runtime reports this, "the peer
+    /// took bytes" means its acknowledged count grew, not that the kernel
+    /// accepted a write: a peer that does not read stops acknowledging
+    /// when its receive window is full, while the kernel may still accept
+    /// keep-alives and whatever fits its buffers. So "stalled" is: no
+    /// bytes taken for `send_stall_timeout` while bytes for the peer
+    /// waited, in the session, the runtime or the socket. Call it when
+    /// everything handed out has been written (the check is armed while
+    /// the socket holds bytes) and before [`PeerSession::handle_timeout`].
+    pub fn on_socket_progress(&mut self, now: Instant, p: SocketProgress) {
+        let took = self.socket.is_none_or(|last| p.acked > last.acked);
+        if took {
+            self.last_progress = now;
+        }
+        let acked = self.socket.map_or(p.acked, |last| last.acked.max(p.acked));
+        self.socket = Some(SocketProgress {
+            acked,
+            queued: p.queued,
+        });
+    }
+
+    /// Whether the peer owes us progress: bytes for it wait in the runtime
+    /// (handed out, not written) or in its socket.
+    fn owed(&self) -> bool {
+        self.unconfirmed > 0 || self.socket.is_some_and(|s| s.queued > 0)
     }
 
     /// When [`PeerSession::handle_timeout`] must be called next (`None`
@@ -419,14 +456,14 @@ impl PeerSession {
             Phase::Prefix | Phase::PeerId => self.created + c.handshake_timeout,
             Phase::Established => (self.last_recv + c.idle_timeout).min(self.next_keepalive),
         };
-        if let (Some(stall), true) = (c.send_stall_timeout, self.unconfirmed > 0) {
+        if let (Some(stall), true) = (c.send_stall_timeout, self.owed()) {
             t = t.min(self.last_progress + stall);
         }
         Some(t)
     }
 
     /// Handles whatever timers are due at `now`: the handshake timeout, the
-    /// idle timeout and the stalled-send timeout close the session
+    /// idle timeout and the stalled-peer timeout close the session
     /// (reported by [`PeerSession::poll_event`]); a due keep-alive is queued.
     pub fn handle_timeout(&mut self, now: Instant) {
         let c = Arc::clone(&self.config);
@@ -446,10 +483,12 @@ impl PeerSession {
             }
         }
         if let Some(stall) = c.send_stall_timeout {
-            if self.unconfirmed > 0 && now >= self.last_progress + stall {
+            if self.owed() && now >= self.last_progress + stall {
                 self.close(SessionError::SendStalled {
                     stalled: now.saturating_duration_since(self.last_progress),
-                    pending: self.unconfirmed,
+                    pending: self
+                        .unconfirmed
+                        .saturating_add(self.socket.map_or(0, |s| s.queued)),
                 });
                 return;
             }

@@ -101,6 +101,11 @@ const WRITE_BUDGET: usize = 1 << 20;
 pub(crate) async fn run(shard: Rc<Shard>, conn: Rc<Conn>, stream: TcpStream) {
     let _ = crate::sys::set_nonblocking(&stream);
     let _ = stream.set_nodelay(true);
+    if shard.notsent_lowat > 0 {
+        // Unsent bytes per peer stay near this, not the send buffer's
+        // megabytes: a peer that does not read holds little kernel memory.
+        let _ = crate::sys::set_notsent_lowat(&stream, shard.notsent_lowat);
+    }
     let mut driver = Driver {
         outbox: Outbox::new(shard.send_path),
         shard: Rc::clone(&shard),
@@ -273,6 +278,11 @@ impl Driver {
             }
             self.fill(now);
             if self.outbox.is_empty() {
+                if wrote {
+                    // All written: what the socket still holds counts for
+                    // the stalled-peer check.
+                    self.report_socket(now);
+                }
                 return Poll::Ready(Ok(wrote));
             }
             match self.outbox.poll_write(cx, &mut self.stream) {
@@ -339,6 +349,8 @@ impl Driver {
             return false;
         };
         if deadline <= now {
+            // A stall is judged on what the socket says now.
+            self.report_socket(now);
             self.conn.session.borrow_mut().handle_timeout(now);
             return true;
         }
@@ -358,6 +370,13 @@ impl Driver {
             }
         }
         false
+    }
+
+    /// Tells the session what the socket holds and what the peer took.
+    fn report_socket(&self, now: Instant) {
+        if let Ok(p) = crate::sys::tcp_progress(&self.stream) {
+            self.conn.session.borrow_mut().on_socket_progress(now, p);
+        }
     }
 
     /// Drains the session's events; `Some` when the session closed.

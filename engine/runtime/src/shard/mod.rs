@@ -64,6 +64,7 @@ pub(crate) struct ShardSpec {
     )>,
     pub(crate) session: Arc<SessionConfig>,
     pub(crate) send_path: SendPath,
+    pub(crate) notsent_lowat: u32,
     pub(crate) max_conns: usize,
     pub(crate) slots: Option<usize>,
     pub(crate) choke_interval: Duration,
@@ -82,6 +83,8 @@ pub(crate) struct Shard {
     stopping: Cell<bool>,
     session: Arc<SessionConfig>,
     pub(crate) send_path: SendPath,
+    /// `TCP_NOTSENT_LOWAT` for peer sockets (0: not set).
+    pub(crate) notsent_lowat: u32,
     max_conns: usize,
     to_control: Sender<FromShard>,
     /// Receive buffer shared by all connections (see `conn`).
@@ -316,6 +319,7 @@ async fn shard_main(spec: ShardSpec) {
         stopping: Cell::new(false),
         session: spec.session,
         send_path: spec.send_path,
+        notsent_lowat: spec.notsent_lowat,
         max_conns: spec.max_conns,
         to_control: spec.to_control,
         scratch: RefCell::new(vec![0u8; SCRATCH]),
