@@ -442,6 +442,61 @@ fn bytes_waiting_in_the_socket_count_for_the_stall_timeout() {
     assert!(!p.session.is_closed(), "{:?}", p.closed_reason());
 }
 
+/// Issue 8: a peer could hold a partial message of up to the frame bound
+/// for the whole idle timeout. A message over `SLOW_FRAME_MIN` must now be
+/// whole within `slow_frame_timeout` of its first byte; small ones are left
+/// to the idle timeout.
+#[test]
+fn a_large_message_dribbled_in_closes_after_the_slow_frame_timeout() {
+    let t = v1_torrent(4 * 16384, 16384, false);
+    // 60,000 bytes of extended message announced, 1,000 sent.
+    let mut frame = 60_002u32.to_be_bytes().to_vec();
+    frame.extend_from_slice(&[20, 0]);
+    frame.extend_from_slice(&[b'd'; 1000]);
+    let mut p = Pair::connected(&t, true);
+    p.send_raw(&frame);
+    // A byte every 5 s keeps it arriving, not complete.
+    for _ in 0..3 {
+        p.advance(Duration::from_secs(5));
+        p.send_raw(b"d");
+    }
+    p.advance(Duration::from_secs(4));
+    assert!(!p.session.is_closed(), "{:?}", p.closed_reason());
+    p.advance(Duration::from_secs(2));
+    assert!(
+        matches!(
+            p.closed_reason(),
+            Some(SessionError::SlowFrame { len: 60_006, .. })
+        ),
+        "{:?}",
+        p.closed_reason()
+    );
+
+    // The same message arriving whole in time is fine, and the timer goes.
+    let mut p = Pair::connected(&t, true);
+    let mut whole = 3_002u32.to_be_bytes().to_vec();
+    whole.extend_from_slice(&[20, 99]);
+    whole.extend_from_slice(&[b'x'; 3_000]);
+    p.send_raw(&whole[..2000]);
+    p.advance(Duration::from_secs(15));
+    p.send_raw(&whole[2000..]);
+    p.advance(Duration::from_secs(60));
+    assert!(!p.session.is_closed(), "{:?}", p.closed_reason());
+
+    // A small message dribbled in is left to the idle timeout.
+    let mut p = Pair::connected(&t, true);
+    let req = Message::Request(BlockRequest {
+        index: 0,
+        begin: 0,
+        length: 16384,
+    })
+    .to_vec()
+    .unwrap();
+    p.send_raw(&req[..10]);
+    p.advance(Duration::from_secs(100));
+    assert!(!p.session.is_closed(), "{:?}", p.closed_reason());
+}
+
 #[test]
 fn hybrid_answers_with_the_hash_the_peer_used() {
     let t = v2_torrent(5 * 16384, 16384, MetaVersion::Hybrid);

@@ -272,6 +272,15 @@ pub struct Config {
     /// waited (in the seed or unacknowledged in its socket); 0 turns the
     /// check off.
     pub stall_timeout: Span,
+    /// Bytes of incomplete messages the connections of one shard may hold
+    /// together. A peer whose incomplete message grows past 1 KiB while
+    /// they are spent is closed; with `slow_frame_timeout` this bounds what
+    /// slow senders can hold (10,000 peers each holding a 128 KiB message
+    /// would be 1.3 GB).
+    pub partial_budget: Bytes,
+    /// A message over 1 KiB must arrive whole this long after its first
+    /// byte, or its peer is closed.
+    pub slow_frame_timeout: Span,
     /// `TCP_NOTSENT_LOWAT` on peer sockets: the kernel takes more from us
     /// only while fewer bytes than this wait unsent, so a peer that does
     /// not read holds about this much of our send queue instead of the
@@ -372,6 +381,8 @@ impl Default for Config {
             idle_timeout: Span::secs(300),
             stall_timeout: Span::secs(120),
             notsent_lowat: Bytes(128 << 10),
+            partial_budget: Bytes(32 << 20),
+            slow_frame_timeout: Span::secs(20),
             keepalive_interval: Span::secs(120),
             io_memory: Bytes(128 << 10),
             send_path: SendPath::default(),
@@ -497,6 +508,12 @@ impl Config {
         if self.max_peers == 0 {
             return bad("max_peers = 0: no peer could connect".into());
         }
+        if self.partial_budget.0 < 256 << 10 {
+            return bad(format!(
+                "partial_budget = {}: at least 256K (two of the largest messages a peer may send)",
+                self.partial_budget
+            ));
+        }
         if self.notsent_lowat.0 > 1 << 30 {
             return bad(format!(
                 "notsent_lowat = {}: at most 1G (0 leaves the kernel default)",
@@ -517,6 +534,7 @@ impl Config {
             ("tracker_timeout", self.tracker_timeout),
             ("dht_announce_interval", self.dht_announce_interval),
             ("connect_timeout", self.connect_timeout),
+            ("slow_frame_timeout", self.slow_frame_timeout),
         ] {
             if span.0 < Duration::from_millis(10) {
                 return bad(format!("{name} = {span}: must be at least 10ms"));

@@ -148,6 +148,7 @@ impl Seeder {
                 session: Arc::clone(&session),
                 send_path: config.send_path,
                 notsent_lowat: u32::try_from(config.notsent_lowat.0).unwrap_or(u32::MAX),
+                partial_budget: usize::try_from(config.partial_budget.0).unwrap_or(usize::MAX),
                 max_conns,
                 slots,
                 choke_interval: config.choke_interval.0,
@@ -315,6 +316,7 @@ fn session_config(config: &Config, port: u16, dht_port: Option<u16>) -> SessionC
     s.reqq = config.reqq;
     s.max_refused_requests = config.reqq.saturating_mul(10);
     s.peer_budget = usize::try_from(config.peer_budget.0).unwrap_or(usize::MAX);
+    s.slow_frame_timeout = config.slow_frame_timeout.0;
     s.handshake_timeout = config.handshake_timeout.0;
     s.idle_timeout = config.idle_timeout.0;
     s.keepalive_interval = config.keepalive_interval.0;

@@ -78,6 +78,12 @@ pub struct SessionConfig {
     pub peer_budget: usize,
     /// Largest extension message accepted from a peer. Default 128 KiB.
     pub max_extended: u32,
+    /// Close the connection when a message longer than
+    /// [`super::SLOW_FRAME_MIN`] has not arrived whole this long after it
+    /// began: a peer that dribbles a large message in holds its buffer for
+    /// this long at most, not for the whole idle timeout. Default 20 s
+    /// (128 KiB in 20 s is 6.5 KB/s).
+    pub slow_frame_timeout: Duration,
     /// Bad extension messages (undecodable PEX or metadata messages)
     /// tolerated before closing. Default 16.
     pub max_bad_extension_messages: u32,
@@ -114,6 +120,7 @@ impl SessionConfig {
             max_refused_requests: reqq * 10,
             peer_budget: 1 << 20,
             max_extended: 128 * 1024,
+            slow_frame_timeout: Duration::from_secs(20),
             max_bad_extension_messages: 16,
         }
     }

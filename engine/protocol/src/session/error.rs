@@ -42,6 +42,19 @@ pub enum SessionError {
     /// No complete handshake within `SessionConfig::handshake_timeout`.
     #[error("no handshake from the peer within {0:?} (SessionConfig::handshake_timeout)")]
     HandshakeTimeout(Duration),
+    /// A message longer than `SLOW_FRAME_MIN` was still incomplete
+    /// `SessionConfig::slow_frame_timeout` after it began (a peer that
+    /// dribbles a large message in to hold our memory).
+    #[error(
+        "a {len}-byte message was still incomplete after {waited:?} \
+         (SessionConfig::slow_frame_timeout)"
+    )]
+    SlowFrame {
+        /// The message's length, prefix included.
+        len: usize,
+        /// How long it had been arriving.
+        waited: Duration,
+    },
     /// Nothing arrived from the peer within `SessionConfig::idle_timeout`.
     #[error("nothing received from the peer for {0:?} (SessionConfig::idle_timeout)")]
     IdleTimeout(Duration),

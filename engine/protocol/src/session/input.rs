@@ -207,9 +207,19 @@ impl PeerSession {
             }
             self.input_paused = false;
             let rest = data.get(*used..).unwrap_or_default();
-            let Decoded::Message { msg, consumed } = decode(rest, &limits)? else {
-                return Ok(());
+            let (msg, consumed) = match decode(rest, &limits)? {
+                Decoded::Message { msg, consumed } => (msg, consumed),
+                Decoded::NeedMore { needed } => {
+                    // A large message still arriving: it has
+                    // `slow_frame_timeout` from its first byte to complete.
+                    let len = rest.len().saturating_add(needed);
+                    if len > super::SLOW_FRAME_MIN && self.partial.is_none() {
+                        self.partial = Some((now, len));
+                    }
+                    return Ok(());
+                }
             };
+            self.partial = None;
             *used += consumed;
             self.message(now, msg, ctx, swarm)?;
         }

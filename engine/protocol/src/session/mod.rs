@@ -191,6 +191,12 @@ pub trait Swarm {
 /// is read only when the socket has room, so it costs nothing before that.
 pub const QUEUED_REQUEST_COST: usize = std::mem::size_of::<BlockRef>();
 
+/// Messages longer than this (length prefix included) must arrive whole
+/// within `SessionConfig::slow_frame_timeout` of their first byte. Every
+/// message a seed needs to read quickly is shorter: requests, cancels,
+/// haves, the extended handshake, most bitfields.
+pub const SLOW_FRAME_MIN: usize = 1024;
+
 /// Something for the runtime to write to the socket, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Transmit {

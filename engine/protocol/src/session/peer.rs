@@ -101,6 +101,8 @@ pub struct PeerSession {
 
     pub(crate) created: Instant,
     pub(crate) last_recv: Instant,
+    /// A large message still incomplete: when it began, and its length.
+    pub(crate) partial: Option<(Instant, usize)>,
     pub(crate) next_keepalive: Instant,
     pub(crate) unconfirmed: u64,
     /// The socket's state at the last report
@@ -158,6 +160,7 @@ impl PeerSession {
             events: VecDeque::new(),
             created: now,
             last_recv: now,
+            partial: None,
             next_keepalive,
             unconfirmed: 0,
             socket: None,
@@ -459,11 +462,15 @@ impl PeerSession {
         if let (Some(stall), true) = (c.send_stall_timeout, self.owed()) {
             t = t.min(self.last_progress + stall);
         }
+        if let Some((began, _)) = self.partial {
+            t = t.min(began + c.slow_frame_timeout);
+        }
         Some(t)
     }
 
     /// Handles whatever timers are due at `now`: the handshake timeout, the
-    /// idle timeout and the stalled-peer timeout close the session
+    /// idle timeout, the slow-message timeout and the stalled-peer timeout
+    /// close the session
     /// (reported by [`PeerSession::poll_event`]); a due keep-alive is queued.
     pub fn handle_timeout(&mut self, now: Instant) {
         let c = Arc::clone(&self.config);
@@ -480,6 +487,15 @@ impl PeerSession {
                     self.close(SessionError::IdleTimeout(c.idle_timeout));
                     return;
                 }
+            }
+        }
+        if let Some((began, len)) = self.partial {
+            if now >= began + c.slow_frame_timeout {
+                self.close(SessionError::SlowFrame {
+                    len,
+                    waited: now.saturating_duration_since(began),
+                });
+                return;
             }
         }
         if let Some(stall) = c.send_stall_timeout {

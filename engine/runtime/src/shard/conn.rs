@@ -29,10 +29,13 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use bytes::{Buf, BytesMut};
 use futures_lite::io::AsyncRead;
 use glommio::net::TcpStream;
 use glommio::timer::Timer;
-use seedcore_protocol::session::{PeerSession, SessionError, SessionEvent, TorrentId, Transmit};
+use seedcore_protocol::session::{
+    PeerSession, SessionError, SessionEvent, TorrentId, Transmit, SLOW_FRAME_MIN,
+};
 
 use super::send::{Item, Outbox};
 use super::Shard;
@@ -111,7 +114,8 @@ pub(crate) async fn run(shard: Rc<Shard>, conn: Rc<Conn>, stream: TcpStream) {
         shard: Rc::clone(&shard),
         conn: Rc::clone(&conn),
         stream,
-        pending_in: Vec::new(),
+        pending_in: BytesMut::new(),
+        partial_accounted: 0,
         held_input: false,
         timer: None,
         budget: WRITE_BUDGET,
@@ -121,14 +125,21 @@ pub(crate) async fn run(shard: Rc<Shard>, conn: Rc<Conn>, stream: TcpStream) {
     match &reason {
         // A peer that broke the protocol: worth a line at the default level.
         End::Session(e) if e.is_misbehaviour() => tracing::info!("peer {addr}: closed: {reason}"),
+        End::PartialBudget { .. } => tracing::info!("peer {addr}: closed: {reason}"),
         _ => tracing::debug!("peer {addr}: closed: {reason}"),
     }
     shard.count_guard(|g| match &reason {
         End::Session(SessionError::OverBudget { .. }) => g.closed_over_budget += 1,
         End::Session(SessionError::SendStalled { .. }) => g.closed_stalled += 1,
         End::Session(SessionError::HandshakeTimeout(_)) => g.closed_handshake_timeout += 1,
+        End::Session(SessionError::SlowFrame { .. }) | End::PartialBudget { .. } => {
+            g.closed_slow_frames += 1;
+        }
         _ => {}
     });
+    shard
+        .partial_held
+        .set(shard.partial_held.get() - driver.partial_accounted);
     let _ = driver.stream.shutdown(std::net::Shutdown::Both).await;
     drop(driver);
     shard.forget(&conn);
@@ -140,6 +151,12 @@ enum End {
     Io(std::io::Error),
     PeerClosed,
     Stopped,
+    /// Its partial message would take the shard past its budget for them.
+    PartialBudget {
+        held: usize,
+        shard_total: usize,
+        budget: usize,
+    },
 }
 
 impl std::fmt::Display for End {
@@ -149,6 +166,15 @@ impl std::fmt::Display for End {
             End::Io(e) => write!(f, "socket error: {e}"),
             End::PeerClosed => f.write_str("the peer closed the connection"),
             End::Stopped => f.write_str("seed stopping"),
+            End::PartialBudget {
+                held,
+                shard_total,
+                budget,
+            } => write!(
+                f,
+                "a {held}-byte incomplete message while the shard holds {shard_total} bytes of \
+                 them, over its budget of {budget} (partial_budget)"
+            ),
         }
     }
 }
@@ -159,7 +185,9 @@ struct Driver {
     stream: TcpStream,
     /// An incomplete message carried over to the next read, or whole
     /// messages the session left while its input was paused.
-    pending_in: Vec<u8>,
+    pending_in: BytesMut,
+    /// Bytes of `pending_in` counted in the shard's `partial_held`.
+    partial_accounted: usize,
     /// `pending_in` holds whole messages to feed again before reading.
     held_input: bool,
     outbox: Outbox,
@@ -219,14 +247,17 @@ impl Driver {
             return Poll::Pending;
         }
         if self.held_input {
-            let table = shard.table.borrow();
-            let mut session = self.conn.session.borrow_mut();
-            let result = session.handle_input(now, &self.pending_in, &*table);
-            let used = *result.as_ref().unwrap_or(&0);
-            self.pending_in.drain(..used.min(self.pending_in.len()));
-            self.held_input = !self.pending_in.is_empty() && !session.wants_input();
-            if self.pending_in.is_empty() {
-                self.pending_in = Vec::new();
+            let result = {
+                let table = shard.table.borrow();
+                let mut session = self.conn.session.borrow_mut();
+                let result = session.handle_input(now, &self.pending_in, &*table);
+                let used = *result.as_ref().unwrap_or(&0);
+                self.pending_in.advance(used.min(self.pending_in.len()));
+                self.held_input = !self.pending_in.is_empty() && !session.wants_input();
+                result
+            };
+            if let Err(end) = self.account_partial() {
+                return Poll::Ready(Err(end));
             }
             return match result {
                 Err(e) => Poll::Ready(Err(End::Session(e))),
@@ -234,37 +265,68 @@ impl Driver {
                 Ok(_) => Poll::Ready(Ok(())),
             };
         }
-        let mut scratch = shard.scratch.borrow_mut();
-        let n = match Pin::new(&mut self.stream).poll_read(cx, &mut scratch[..]) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(Ok(0)) => return Poll::Ready(Err(End::PeerClosed)),
-            Poll::Ready(Ok(n)) => n,
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(End::Io(e))),
-        };
-        shard.count_received(n);
-        let table = shard.table.borrow();
-        let mut session = self.conn.session.borrow_mut();
-        let fresh = scratch.get(..n).unwrap_or_default();
-        let result = if self.pending_in.is_empty() {
-            session.handle_input(now, fresh, &*table).map(|used| {
-                self.pending_in
-                    .extend_from_slice(fresh.get(used..).unwrap_or_default());
-            })
-        } else {
-            self.pending_in.extend_from_slice(fresh);
-            session
-                .handle_input(now, &self.pending_in, &*table)
-                .map(|used| {
-                    self.pending_in.drain(..used.min(self.pending_in.len()));
+        let result = {
+            let mut scratch = shard.scratch.borrow_mut();
+            let n = match Pin::new(&mut self.stream).poll_read(cx, &mut scratch[..]) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(End::PeerClosed)),
+                Poll::Ready(Ok(n)) => n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(End::Io(e))),
+            };
+            shard.count_received(n);
+            let table = shard.table.borrow();
+            let mut session = self.conn.session.borrow_mut();
+            let fresh = scratch.get(..n).unwrap_or_default();
+            // Fed straight from the shard's buffer; only what the session
+            // leaves (a partial message) is copied into the connection's.
+            let result = if self.pending_in.is_empty() {
+                session.handle_input(now, fresh, &*table).map(|used| {
+                    self.pending_in
+                        .extend_from_slice(fresh.get(used..).unwrap_or_default());
                 })
+            } else {
+                self.pending_in.extend_from_slice(fresh);
+                session
+                    .handle_input(now, &self.pending_in, &*table)
+                    .map(|used| self.pending_in.advance(used.min(self.pending_in.len())))
+            };
+            // Left over with the input paused: whole messages to feed again
+            // before the next read.
+            self.held_input = !self.pending_in.is_empty() && !session.wants_input();
+            result
         };
-        // Left over with the input paused: whole messages to feed again
-        // before the next read.
-        self.held_input = !self.pending_in.is_empty() && !session.wants_input();
-        if self.pending_in.is_empty() && self.pending_in.capacity() > 0 {
-            self.pending_in = Vec::new();
+        if let Err(end) = self.account_partial() {
+            return Poll::Ready(Err(end));
         }
         Poll::Ready(result.map_err(End::Session))
+    }
+
+    /// Frees an empty receive tail and counts a partial message's memory
+    /// against the shard's budget for them. A peer whose partial message
+    /// grows past `SLOW_FRAME_MIN` while the shard's budget is spent is
+    /// closed (whole messages held while its input is paused do not count:
+    /// they are one read at most, from a peer that is downloading).
+    fn account_partial(&mut self) -> Result<(), End> {
+        if self.pending_in.is_empty() && self.pending_in.capacity() > 0 {
+            self.pending_in = BytesMut::new();
+        }
+        let held = if self.held_input {
+            0
+        } else {
+            self.pending_in.capacity()
+        };
+        let before = self.partial_accounted;
+        self.partial_accounted = held;
+        let total = self.shard.partial_held.get() - before + held;
+        self.shard.partial_held.set(total);
+        if held > before && held > SLOW_FRAME_MIN && total > self.shard.partial_budget {
+            return Err(End::PartialBudget {
+                held,
+                shard_total: total,
+                budget: self.shard.partial_budget,
+            });
+        }
+        Ok(())
     }
 
     /// Moves transmits from the session to the outbox and the outbox to

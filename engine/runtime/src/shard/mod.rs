@@ -65,6 +65,7 @@ pub(crate) struct ShardSpec {
     pub(crate) session: Arc<SessionConfig>,
     pub(crate) send_path: SendPath,
     pub(crate) notsent_lowat: u32,
+    pub(crate) partial_budget: usize,
     pub(crate) max_conns: usize,
     pub(crate) slots: Option<usize>,
     pub(crate) choke_interval: Duration,
@@ -85,6 +86,10 @@ pub(crate) struct Shard {
     pub(crate) send_path: SendPath,
     /// `TCP_NOTSENT_LOWAT` for peer sockets (0: not set).
     pub(crate) notsent_lowat: u32,
+    /// Bytes of incomplete messages all connections may hold together.
+    pub(crate) partial_budget: usize,
+    /// Bytes of incomplete messages held now (see `conn::account_partial`).
+    pub(crate) partial_held: Cell<usize>,
     max_conns: usize,
     to_control: Sender<FromShard>,
     /// Receive buffer shared by all connections (see `conn`).
@@ -320,6 +325,8 @@ async fn shard_main(spec: ShardSpec) {
         session: spec.session,
         send_path: spec.send_path,
         notsent_lowat: spec.notsent_lowat,
+        partial_budget: spec.partial_budget,
+        partial_held: Cell::new(0),
         max_conns: spec.max_conns,
         to_control: spec.to_control,
         scratch: RefCell::new(vec![0u8; SCRATCH]),
