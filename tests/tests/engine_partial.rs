@@ -121,7 +121,7 @@ fn partial_messages_are_bounded_per_shard_and_in_time() {
          after {:.1} s; seed RSS {rss_before} KiB before, peak {rss_peak} KiB (+{growth} KiB, \
          {} KiB sent)",
         started.elapsed().as_secs_f64(),
-        u64::from(PEERS) * SENT as u64 >> 10
+        (u64::from(PEERS) * SENT as u64) >> 10
     );
     assert_eq!(open, 0, "{open} still open\n{seed}");
     assert!(
