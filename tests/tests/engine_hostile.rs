@@ -311,6 +311,10 @@ fn hostile_peers_are_closed_while_a_good_leecher_finishes() {
     let mut seed = Seed::new(&torrent)
         .config(&format!("handshake_timeout = \"{HANDSHAKE_TIMEOUT}\""))
         .config(&format!("stall_timeout = \"{STALL_TIMEOUT}\""))
+        // Every peer here, the good leecher too, connects from 127.0.0.1:
+        // the per-address limit would refuse them before their behaviour
+        // is exercised (engine_lockout tests that limit).
+        .config("max_peers_per_ip = 0")
         .start(dir);
     let seed_pid = seed.live().pid();
     let target = Target {

@@ -45,6 +45,9 @@ fn config(torrent: &Path, path: SendPath) -> Config {
         send_path: path,
         status_interval: Span(Duration::ZERO),
         max_peers: 50_000,
+        // Every benchmark connection comes from 127.0.0.1.
+        max_peers_per_ip: 0,
+        max_connections_per_ip: 0,
         // Loopback only: no DHT (its default bootstrap nodes are public).
         dht: false,
         torrents: vec![TorrentSpec {

@@ -262,8 +262,24 @@ pub struct Config {
     /// Checked before every message is encoded; a peer that asks for more
     /// than it reads is refused, then closed (engine/DESIGN.md, "Bounds").
     pub peer_budget: Bytes,
-    /// Most peer connections in all, split evenly between shards.
+    /// Most peer connections in all, every shard together (connections of
+    /// one address land on different shards, so the count is shared).
+    /// When full, a newcomer evicts the least useful peer (an incomplete
+    /// handshake, an idle peer that is not interested) if there is one.
     pub max_peers: u32,
+    /// Connections from one address (one IPv6 /64) to one torrent; 0: no
+    /// limit. 1, as libtorrent: a second connection from the same host to
+    /// the same torrent is closed once its handshake names it. Tests that
+    /// run several clients from 127.0.0.1 raise it or give each client its
+    /// own 127.0.0.x.
+    pub max_peers_per_ip: u32,
+    /// Connections from one address (one IPv6 /64) in all, handshaken or
+    /// not; 0: no limit.
+    pub max_connections_per_ip: u32,
+    /// The handshake deadline of connections accepted while the node is at
+    /// least three quarters full (`handshake_timeout` otherwise): slots
+    /// held by connections that never handshake come back quickly.
+    pub handshake_timeout_crowded: Span,
     /// Close a peer that has not completed its handshake after this long.
     pub handshake_timeout: Span,
     /// Close a peer that sent nothing for this long.
@@ -377,6 +393,9 @@ impl Default for Config {
             reqq: 2000,
             peer_budget: Bytes(1 << 20),
             max_peers: 10_000,
+            max_peers_per_ip: 1,
+            max_connections_per_ip: 100,
+            handshake_timeout_crowded: Span::secs(3),
             handshake_timeout: Span::secs(20),
             idle_timeout: Span::secs(300),
             stall_timeout: Span::secs(120),
@@ -535,6 +554,7 @@ impl Config {
             ("dht_announce_interval", self.dht_announce_interval),
             ("connect_timeout", self.connect_timeout),
             ("slow_frame_timeout", self.slow_frame_timeout),
+            ("handshake_timeout_crowded", self.handshake_timeout_crowded),
         ] {
             if span.0 < Duration::from_millis(10) {
                 return bad(format!("{name} = {span}: must be at least 10ms"));

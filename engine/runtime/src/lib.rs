@@ -38,6 +38,7 @@ mod guard;
 mod listen;
 mod mailbox;
 mod msg;
+mod registry;
 mod shard;
 pub mod sys;
 pub mod torrents;
@@ -126,7 +127,13 @@ impl Seeder {
         let session = Arc::new(session_config(&config, port, net.dht_port()));
         let slots = (config.upload_slots > 0)
             .then(|| (config.upload_slots as usize).div_ceil(shards).max(1));
-        let max_conns = (config.max_peers as usize).div_ceil(shards).max(1);
+        // One registry for all shards: max_peers and the per-IP limits hold
+        // in all, whichever shard the kernel hands a connection to.
+        let registry = Arc::new(registry::PeerRegistry::new(registry::RegistryLimits {
+            max_peers: config.max_peers as usize,
+            per_ip: config.max_connections_per_ip,
+            per_ip_torrent: config.max_peers_per_ip,
+        }));
         let io_memory = usize::try_from(config.io_memory.0).unwrap_or(usize::MAX);
         warn_memlock(io_memory, shards);
 
@@ -149,7 +156,8 @@ impl Seeder {
                 send_path: config.send_path,
                 notsent_lowat: u32::try_from(config.notsent_lowat.0).unwrap_or(u32::MAX),
                 partial_budget: usize::try_from(config.partial_budget.0).unwrap_or(usize::MAX),
-                max_conns,
+                registry: Arc::clone(&registry),
+                handshake_timeout_crowded: config.handshake_timeout_crowded.0,
                 slots,
                 choke_interval: config.choke_interval.0,
                 inbox,

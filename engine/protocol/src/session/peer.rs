@@ -100,6 +100,9 @@ pub struct PeerSession {
     pub(crate) events: VecDeque<SessionEvent>,
 
     pub(crate) created: Instant,
+    /// How long the handshake may take (`SessionConfig::handshake_timeout`
+    /// unless the runtime shortened it: a crowded node).
+    pub(crate) handshake_timeout: std::time::Duration,
     pub(crate) last_recv: Instant,
     /// A large message still incomplete: when it began, and its length.
     pub(crate) partial: Option<(Instant, usize)>,
@@ -125,6 +128,7 @@ impl PeerSession {
         outbound: bool,
     ) -> Self {
         let next_keepalive = now + config.keepalive_interval;
+        let config_handshake = config.handshake_timeout;
         PeerSession {
             config,
             peer_addr,
@@ -159,6 +163,7 @@ impl PeerSession {
             promised: 0,
             events: VecDeque::new(),
             created: now,
+            handshake_timeout: config_handshake,
             last_recv: now,
             partial: None,
             next_keepalive,
@@ -456,7 +461,7 @@ impl PeerSession {
         let c = &self.config;
         let mut t = match self.phase {
             Phase::Closed => return None,
-            Phase::Prefix | Phase::PeerId => self.created + c.handshake_timeout,
+            Phase::Prefix | Phase::PeerId => self.created + self.handshake_timeout,
             Phase::Established => (self.last_recv + c.idle_timeout).min(self.next_keepalive),
         };
         if let (Some(stall), true) = (c.send_stall_timeout, self.owed()) {
@@ -477,8 +482,8 @@ impl PeerSession {
         match self.phase {
             Phase::Closed => return,
             Phase::Prefix | Phase::PeerId => {
-                if now >= self.created + c.handshake_timeout {
-                    self.close(SessionError::HandshakeTimeout(c.handshake_timeout));
+                if now >= self.created + self.handshake_timeout {
+                    self.close(SessionError::HandshakeTimeout(self.handshake_timeout));
                     return;
                 }
             }
@@ -611,6 +616,15 @@ impl PeerSession {
     /// `ut_pex`, and not when both lists are empty after filtering.
     pub fn send_pex(&mut self, added: &[PexEntry], dropped: &[SocketAddr]) -> bool {
         self.queue_pex(added, dropped)
+    }
+
+    /// Gives the handshake at most `timeout` from the connection's start
+    /// (never more than `SessionConfig::handshake_timeout`): a runtime
+    /// whose node is crowded gives newcomers less time to prove they are
+    /// peers, so that connections that never handshake cannot hold slots
+    /// for long. No effect once the handshake is done.
+    pub fn shorten_handshake(&mut self, timeout: std::time::Duration) {
+        self.handshake_timeout = self.handshake_timeout.min(timeout);
     }
 
     /// Whether the session is closed.

@@ -47,8 +47,14 @@ pub(crate) struct Conn {
     pub(crate) id: u64,
     pub(crate) session: RefCell<PeerSession>,
     waker: RefCell<Option<Waker>>,
-    /// Set by the shard to close the connection (shutdown, too many peers).
+    /// Set by the shard to close the connection (shutdown, eviction).
     pub(crate) stop: Cell<bool>,
+    /// Set with `stop` when the connection is evicted for a newcomer.
+    pub(crate) evicted: Cell<bool>,
+    /// The peer's address, as counted by the shared registry.
+    pub(crate) ip: std::net::IpAddr,
+    /// The torrent its address was counted for in the registry.
+    pub(crate) bound: Cell<Option<TorrentId>>,
     pub(crate) dial: Option<DialId>,
     pub(crate) started: Instant,
     /// The torrent, once the handshake is done (for the counters).
@@ -61,8 +67,12 @@ pub(crate) struct Conn {
 
 impl Conn {
     pub(crate) fn new(id: u64, session: PeerSession, dial: Option<DialId>) -> Conn {
+        let ip = session.peer_addr().ip();
         Conn {
             id,
+            evicted: Cell::new(false),
+            ip,
+            bound: Cell::new(None),
             session: RefCell::new(session),
             waker: RefCell::new(None),
             stop: Cell::new(false),
@@ -135,6 +145,8 @@ pub(crate) async fn run(shard: Rc<Shard>, conn: Rc<Conn>, stream: TcpStream) {
         End::Session(SessionError::SlowFrame { .. }) | End::PartialBudget { .. } => {
             g.closed_slow_frames += 1;
         }
+        End::Evicted => g.evicted += 1,
+        End::PerIpTorrent(_) => g.refused_per_ip += 1,
         _ => {}
     });
     shard
@@ -151,6 +163,10 @@ enum End {
     Io(std::io::Error),
     PeerClosed,
     Stopped,
+    /// Closed to make room for a newcomer on a full node.
+    Evicted,
+    /// Its address already has its share of connections to this torrent.
+    PerIpTorrent(TorrentId),
     /// Its partial message would take the shard past its budget for them.
     PartialBudget {
         held: usize,
@@ -166,6 +182,15 @@ impl std::fmt::Display for End {
             End::Io(e) => write!(f, "socket error: {e}"),
             End::PeerClosed => f.write_str("the peer closed the connection"),
             End::Stopped => f.write_str("seed stopping"),
+            End::Evicted => {
+                f.write_str("evicted: the node is full and this peer was the least useful")
+            }
+            End::PerIpTorrent(t) => write!(
+                f,
+                "its address already has its share of connections to torrent {} \
+                 (max_peers_per_ip)",
+                t.0
+            ),
             End::PartialBudget {
                 held,
                 shard_total,
@@ -203,7 +228,11 @@ impl Driver {
         self.budget = WRITE_BUDGET;
         for _ in 0..ROUNDS_PER_POLL {
             if self.conn.stop.get() {
-                return Poll::Ready(End::Stopped);
+                return Poll::Ready(if self.conn.evicted.get() {
+                    End::Evicted
+                } else {
+                    End::Stopped
+                });
             }
             let now = Instant::now();
             let mut progress = match self.poll_read(cx, now) {
@@ -448,6 +477,10 @@ impl Driver {
             match ev {
                 SessionEvent::Closed(e) => return Some(End::Session(e)),
                 SessionEvent::HandshakeDone { torrent, .. } => {
+                    if !self.shard.registry.bind(self.conn.ip, torrent) {
+                        return Some(End::PerIpTorrent(torrent));
+                    }
+                    self.conn.bound.set(Some(torrent));
                     tracing::debug!(
                         "peer {}: handshake done (torrent {})",
                         self.conn.session.borrow().peer_addr(),
