@@ -16,10 +16,19 @@
 //!
 //! Receiving goes through one 64 KiB buffer per shard: bytes are fed to the
 //! session straight from it, and only an incomplete message's bytes are
-//! copied into the connection's own buffer (freed as soon as it is
-//! consumed). The send queue is emptied and freed the same way. An idle
-//! peer therefore holds no buffer at all: its session, its socket, this
-//! task and a timer (engine/DESIGN.md gives the measured bytes per peer).
+//! copied into the connection's own buffer (a `BytesMut`, freed as soon as
+//! it is consumed, and counted against the shard's `partial_budget`). The
+//! send queue is emptied and freed the same way. An idle peer therefore
+//! holds no buffer at all: its session, its socket, this task and a timer
+//! (engine/DESIGN.md gives the measured bytes per peer).
+//!
+//! # The byte transport seam
+//!
+//! Everything between the socket and the session is four calls: `poll_read`
+//! (bytes in, honouring `PeerSession::wants_input`), `Outbox::poll_write`
+//! (bytes out, from `Transmit`s), `report_socket` (what the transport says
+//! the peer took) and the timer. An encrypted stream (MSE) or another
+//! transport (uTP) replaces these and keeps the rest.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
