@@ -13,6 +13,10 @@
 //! minus the leecher thread's own), and the leecher's CPU per GiB (on
 //! loopback the receiver pays a copy too, and may be the limit).
 //!
+//! Each path runs twice: with the default `TCP_NOTSENT_LOWAT` (128 KiB) and
+//! without it (`/no-lowat`), so the cost of bounding what a peer that does
+//! not read holds in the kernel shows on the same run.
+//!
 //! Then bytes per idle peer: 2,000 connections that completed their
 //! handshakes and then stay silent, measured as the growth of the
 //! process's resident memory (the client ends are plain sockets, whose
@@ -171,9 +175,23 @@ fn main() {
         trials,
         sys::online_cpus().len()
     );
-    let seeders: Vec<(SendPath, Seeder)> = SendPath::ALL
+    // Each path with the default TCP_NOTSENT_LOWAT, and without it (the
+    // kernel's default: the whole send buffer may wait unsent), to see
+    // what bounding a non-reading peer's kernel memory costs a fast one.
+    let seeders: Vec<(String, Seeder)> = SendPath::ALL
         .into_iter()
-        .map(|p| (p, Seeder::start(config(&made.torrent_path, p)).unwrap()))
+        .flat_map(|p| {
+            let lowat = config(&made.torrent_path, p);
+            let off = Config {
+                notsent_lowat: seedcore_runtime::Bytes(0),
+                ..lowat.clone()
+            };
+            [
+                (p.name().to_string(), lowat),
+                (format!("{}/no-lowat", p.name()), off),
+            ]
+        })
+        .map(|(name, c)| (name, Seeder::start(c).unwrap()))
         .collect();
     for (_, s) in &seeders {
         // Warm-up: page cache, TCP windows, first-touch allocations.
@@ -186,13 +204,13 @@ fn main() {
         }
     }
     println!(
-        "{:<9} {:>20} {:>22} {:>22}",
+        "{:<17} {:>20} {:>22} {:>22}",
         "path", "GB/s", "seed CPU s/GiB", "leech CPU s/GiB"
     );
     for ((path, _), r) in seeders.iter().zip(&runs) {
         println!(
-            "{:<9} {:>20} {:>22} {:>22}",
-            path.name(),
+            "{:<17} {:>20} {:>22} {:>22}",
+            path,
             stat(r.iter().map(|x| x.gbps).collect(), 2),
             stat(r.iter().map(|x| x.seed_cpu_per_gib).collect(), 3),
             stat(r.iter().map(|x| x.leech_cpu_per_gib).collect(), 3)
