@@ -449,6 +449,16 @@ impl PeerSession {
         });
     }
 
+    /// Whether the stalled-peer check needs a fresh socket report when the
+    /// runtime has written everything: before the first report, or when
+    /// the last one found the socket empty. While the socket is known to
+    /// hold bytes the check is armed already, and the report before the
+    /// timer is handled is enough: a fast peer costs a `TCP_INFO` per
+    /// `send_stall_timeout`, not per write.
+    pub fn wants_socket_progress(&self) -> bool {
+        self.config.send_stall_timeout.is_some() && self.socket.is_none_or(|s| s.queued == 0)
+    }
+
     /// Whether the peer owes us progress: bytes for it wait in the runtime
     /// (handed out, not written) or in its socket.
     fn owed(&self) -> bool {

@@ -378,7 +378,7 @@ impl Driver {
             }
             self.fill(now);
             if self.outbox.is_empty() {
-                if wrote {
+                if wrote && self.conn.session.borrow().wants_socket_progress() {
                     // All written: what the socket still holds counts for
                     // the stalled-peer check.
                     self.report_socket(now);
