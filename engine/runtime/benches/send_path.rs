@@ -13,9 +13,10 @@
 //! minus the leecher thread's own), and the leecher's CPU per GiB (on
 //! loopback the receiver pays a copy too, and may be the limit).
 //!
-//! Each path runs twice: with the default `TCP_NOTSENT_LOWAT` (128 KiB) and
-//! without it (`/no-lowat`), so the cost of bounding what a peer that does
-//! not read holds in the kernel shows on the same run.
+//! Each path runs with the default `TCP_NOTSENT_LOWAT` and again with each
+//! value of `SEND_PATH_LOWAT` (comma-separated sizes, default `0`: not
+//! set), so the cost of bounding what a peer that does not read holds in
+//! the kernel shows on the same run.
 //!
 //! Then bytes per idle peer: 2,000 connections that completed their
 //! handshakes and then stay silent, measured as the growth of the
@@ -175,21 +176,28 @@ fn main() {
         trials,
         sys::online_cpus().len()
     );
-    // Each path with the default TCP_NOTSENT_LOWAT, and without it (the
-    // kernel's default: the whole send buffer may wait unsent), to see
-    // what bounding a non-reading peer's kernel memory costs a fast one.
+    // Each path with the default TCP_NOTSENT_LOWAT, and with the values in
+    // SEND_PATH_LOWAT (comma-separated sizes; default 0: the kernel's own,
+    // the whole send buffer may wait unsent), to see what bounding a
+    // non-reading peer's kernel memory costs a fast one.
+    let lowats: Vec<seedcore_runtime::Bytes> = std::env::var("SEND_PATH_LOWAT")
+        .unwrap_or_else(|_| "0".into())
+        .split(',')
+        .map(|v| v.trim().parse().unwrap())
+        .collect();
     let seeders: Vec<(String, Seeder)> = SendPath::ALL
         .into_iter()
         .flat_map(|p| {
-            let lowat = config(&made.torrent_path, p);
-            let off = Config {
-                notsent_lowat: seedcore_runtime::Bytes(0),
-                ..lowat.clone()
-            };
-            [
-                (p.name().to_string(), lowat),
-                (format!("{}/no-lowat", p.name()), off),
-            ]
+            let default = config(&made.torrent_path, p);
+            let mut v = vec![(p.name().to_string(), default.clone())];
+            for l in &lowats {
+                let c = Config {
+                    notsent_lowat: *l,
+                    ..default.clone()
+                };
+                v.push((format!("{}/lowat={l}", p.name()), c));
+            }
+            v
         })
         .map(|(name, c)| (name, Seeder::start(c).unwrap()))
         .collect();

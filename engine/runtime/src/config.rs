@@ -418,7 +418,7 @@ impl Default for Config {
             handshake_timeout: Span::secs(20),
             idle_timeout: Span::secs(300),
             stall_timeout: Span::secs(120),
-            notsent_lowat: Bytes(128 << 10),
+            notsent_lowat: Bytes(1 << 20),
             partial_budget: Bytes(32 << 20),
             slow_frame_timeout: Span::secs(20),
             keepalive_interval: Span::secs(120),
