@@ -372,16 +372,25 @@ impl PeerSession {
             self.uploaded_since_unchoke += len;
             self.refused = 0;
             self.handed_out(now, len + crate::wire::PIECE_HEADER_LEN as u64);
-            if self.queue.is_empty() && self.queue.capacity() > 0 {
-                // Idle peers hold no queue memory.
-                self.queue = VecDeque::new();
-            }
             return Some(Transmit::Block {
                 header: piece_header(piece, block.begin(), block.length()),
                 block,
             });
         }
         None
+    }
+
+    /// Frees the memory of empty queues, so that an idle peer holds none.
+    /// Call it when the connection goes idle (nothing to read or write),
+    /// not after every transmit: a busy peer's queue empties and refills
+    /// many times a second.
+    pub fn shrink(&mut self) {
+        if self.queue.is_empty() && self.queue.capacity() > 0 {
+            self.queue = VecDeque::new();
+        }
+        if self.control.is_empty() && self.control.capacity() > 0 {
+            self.control = Vec::new();
+        }
     }
 
     /// Whether the session takes more input now. `false` while a peer

@@ -267,7 +267,9 @@ impl Driver {
                 break;
             }
             if !progress {
+                // Idle now: hold no buffer while waiting.
                 self.outbox.shrink();
+                self.conn.session.borrow_mut().shrink();
                 return Poll::Pending;
             }
         }
