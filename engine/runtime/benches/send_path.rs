@@ -15,7 +15,7 @@
 //!
 //! Each path runs with the default `TCP_NOTSENT_LOWAT` and again with each
 //! value of `SEND_PATH_LOWAT` (comma-separated sizes, default `0`: not
-//! set), so the cost of bounding what a peer that does not read holds in
+//! set; empty: no variants), so the cost of bounding what a peer that does not read holds in
 //! the kernel shows on the same run.
 //!
 //! Then bytes per idle peer: 2,000 connections that completed their
@@ -183,6 +183,7 @@ fn main() {
     let lowats: Vec<seedcore_runtime::Bytes> = std::env::var("SEND_PATH_LOWAT")
         .unwrap_or_else(|_| "0".into())
         .split(',')
+        .filter(|v| !v.trim().is_empty())
         .map(|v| v.trim().parse().unwrap())
         .collect();
     let seeders: Vec<(String, Seeder)> = SendPath::ALL
