@@ -151,7 +151,7 @@ pub struct Listener {
     pub addr: SocketAddr,
     /// The folder it downloads into.
     pub save: PathBuf,
-    done: Option<PathBuf>,
+    pub(crate) done: Option<PathBuf>,
 }
 
 impl Listener {
@@ -282,7 +282,7 @@ impl Listener {
     /// Waits until the client accepts TCP connections (the probe closes
     /// before any handshake).
     #[track_caller]
-    fn wait_listening(&mut self) {
+    pub(crate) fn wait_listening(&mut self) {
         let addr = self.addr;
         self.live
             .wait_until("listening for peers", Duration::from_secs(20), |_| {
@@ -291,7 +291,8 @@ impl Listener {
     }
 
     /// Waits up to `timeout` for the download to complete: transmission's
-    /// finish script ran, or aria2c exited 0. Panics with the client's
+    /// finish script ran (rtorrent's `event.download.finished` likewise),
+    /// or aria2c exited 0. Panics with the client's
     /// output and `context()` (the seed's log) otherwise. The client is
     /// stopped either way.
     #[track_caller]

@@ -27,7 +27,8 @@
 //!   panic.
 //! - [`leech`]: real clients leeching from the seed (libtorrent dials it;
 //!   transmission and aria2 listen and are dialled) and the checks that the
-//!   copy is byte-identical and passes `seedcore verify`.
+//!   copy is byte-identical and passes `seedcore verify`; [`rtorrent`]
+//!   adds rtorrent (no Fast extension, ignores `reqq`).
 //! - [`netns`]: a network namespace of the test's own with a veth pair, for
 //!   clients that refuse loopback peers from a tracker (transmission);
 //!   removed by its guard however the test ends.
@@ -47,6 +48,8 @@ pub mod leech;
 pub mod live;
 pub mod netns;
 pub mod process;
+pub mod rawpeer;
+pub mod rtorrent;
 pub mod seed;
 pub mod tracker;
 

@@ -30,9 +30,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use seedcore_protocol::wire::{
-    decode, BlockRequest, Decoded, Handshake, Limits, Message, Reserved,
-};
+use seedcore_protocol::wire::{BlockRequest, Handshake, Message, Reserved};
 use seedcore_tests::live::rss_kib_of;
 use seedcore_tests::*;
 use socket2::{Domain, Socket, Type};
@@ -172,40 +170,12 @@ fn silent_peer(t: &Target) -> Result<String, String> {
 
 /// Reads the seed's handshake and messages until it unchokes us.
 fn read_until_unchoked(s: &mut TcpStream, t: &Target) -> Result<(), String> {
-    s.set_read_timeout(Some(Duration::from_millis(200))).ok();
-    let deadline = Instant::now() + CLOSE_BOUND;
-    let limits = Limits::for_pieces(t.piece_count);
-    let mut buf: Vec<u8> = Vec::new();
-    let mut chunk = vec![0u8; 64 << 10];
-    let mut handshake_seen = false;
-    loop {
-        if !handshake_seen && buf.len() >= 68 {
-            buf.drain(..68);
-            handshake_seen = true;
-        }
-        while handshake_seen && !buf.is_empty() {
-            match decode(&buf, &limits) {
-                Ok(Decoded::Message { msg, consumed }) => {
-                    let unchoked = msg == Message::Unchoke;
-                    buf.drain(..consumed);
-                    if unchoked {
-                        return Ok(());
-                    }
-                }
-                Ok(Decoded::NeedMore { .. }) => break,
-                Err(e) => return Err(format!("the seed sent a frame we cannot decode: {e}")),
-            }
-        }
-        match s.read(&mut chunk) {
-            Ok(0) => return Err("the seed closed before unchoking us".into()),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(e) => return Err(format!("read failed before the unchoke: {e}")),
-        }
-        if Instant::now() >= deadline {
-            return Err(format!("not unchoked within {CLOSE_BOUND:?}"));
-        }
-    }
+    let target = seedcore_tests::rawpeer::Target {
+        addr: t.addr,
+        info_hash: t.info_hash,
+        piece_count: t.piece_count,
+    };
+    seedcore_tests::rawpeer::read_until_unchoked(s, &target, CLOSE_BOUND)
 }
 
 /// A peer that asks for `requests` blocks once unchoked and then never
@@ -311,6 +281,10 @@ fn hostile_peers_are_closed_while_a_good_leecher_finishes() {
     let mut seed = Seed::new(&torrent)
         .config(&format!("handshake_timeout = \"{HANDSHAKE_TIMEOUT}\""))
         .config(&format!("stall_timeout = \"{STALL_TIMEOUT}\""))
+        // Every peer here, the good leecher too, connects from 127.0.0.1:
+        // the per-address limit would refuse them before their behaviour
+        // is exercised (engine_lockout tests that limit).
+        .config("max_peers_per_ip = 0")
         .start(dir);
     let seed_pid = seed.live().pid();
     let target = Target {

@@ -16,6 +16,7 @@ use pair::{all_blocks, ext_handshake, v1_torrent, v2_torrent, Got, Pair};
 use seedcore_hash::sha1;
 use seedcore_protocol::ext::LtDontHave;
 use seedcore_protocol::metainfo::MetaVersion;
+use seedcore_protocol::session::QUEUED_REQUEST_COST;
 use seedcore_protocol::session::{ext_ids, SessionConfig, SessionError, SessionEvent, TorrentId};
 use seedcore_protocol::wire::{BlockRequest, Message};
 
@@ -261,7 +262,10 @@ fn request_for_a_piece_we_do_not_have() {
     p.flush();
     p.leecher.take();
     p.send(Message::Request(req(2, 0, 16384)));
-    assert!(p.leecher.take().is_empty());
+    // Non-Fast: no reject exists, and a silent drop would leave the peer
+    // waiting for the block forever: closed, so that it reconnects and
+    // gets a bitfield without the piece.
+    assert_eq!(p.error, Some(SessionError::PieceUnavailable { piece: 2 }));
 }
 
 #[test]
@@ -403,14 +407,20 @@ fn unrequested_piece_closes() {
     );
 }
 
-/// 100,000 requests from a peer that never reads: memory stays bounded
-/// (at most `reqq` queued, a bounded control backlog) and the session
-/// closes the connection.
+/// A flood of requests from a peer that never reads: what the session holds
+/// for it stays within its byte budget at every step. A Fast peer gets
+/// `reqq` queued, then rejects, then is closed. A peer without Fast gets as
+/// many queued as half its budget holds, then the session stops taking its
+/// input (the rest waits in the socket; the runtime's stall timeout closes
+/// a peer that never reads what it asked for).
 #[test]
 fn request_flood_without_reading() {
     let t = v1_torrent(64 * 16384, 16384, false);
+    let config = SessionConfig::default();
+    let budget = config.peer_budget;
+    let most_queued = budget / 2 / QUEUED_REQUEST_COST;
     for (fast, choked) in [(true, false), (false, false), (true, true), (false, true)] {
-        let mut p = Pair::connected(&t, fast);
+        let mut p = Pair::connected_with(&t, config.clone(), fast);
         if !choked {
             p.session.set_choked(p.now, false);
         }
@@ -427,17 +437,39 @@ fn request_flood_without_reading() {
                 n += 1;
             }
             p.send_raw(&wire);
-            assert!(p.session.queued_requests() <= 250);
+            assert!(
+                p.session.held_bytes() <= budget,
+                "{}",
+                p.session.held_bytes()
+            );
+            let queued = p.session.queued_requests();
+            assert!(
+                queued
+                    <= if fast {
+                        config.reqq as usize
+                    } else {
+                        most_queued
+                    }
+            );
+        }
+        if !fast && !choked {
+            assert_eq!(p.error, None);
+            assert!(!p.session.wants_input(), "input paused");
+            assert_eq!(p.session.queued_requests(), most_queued);
+            // Nothing was dropped: what it did not take waits unread.
+            assert_eq!(p.pending.len(), (100_000 - most_queued) * 17);
+            continue;
         }
         assert!(
             matches!(
                 p.error,
-                Some(SessionError::RequestFlood { .. } | SessionError::ControlBacklog { .. })
+                Some(SessionError::RequestFlood { .. } | SessionError::OverBudget { .. })
             ),
             "fast {fast} choked {choked}: {:?} after {n}",
             p.error
         );
-        assert!(n <= 3000, "closed only after {n} requests");
+        let bound = 11 * config.reqq as usize + 100;
+        assert!(n as usize <= bound, "closed only after {n} requests");
     }
 }
 
@@ -445,7 +477,10 @@ fn request_flood_without_reading() {
 #[test]
 fn pipelining_up_to_reqq_is_fine() {
     let t = v1_torrent(300 * 16384, 16384, false);
-    let config = SessionConfig::default();
+    let config = SessionConfig {
+        reqq: 250,
+        ..SessionConfig::default()
+    };
     let mut p = Pair::connected_with(&t, config, true);
     p.session.set_choked(p.now, false);
     p.flush();
@@ -534,4 +569,91 @@ fn v2_last_piece_accepts_tail_padding_requests() {
         p.send(Message::Request(req(3, 0, 16384)));
         assert_eq!(p.leecher.take(), [Got::Reject(req(3, 0, 16384))]);
     }
+}
+
+/// A client without the Fast extension that ignores `reqq` and keeps as
+/// many requests out as its rate says (rtorrent: `rate / 5 + 18`, tens of
+/// thousands on a fast link), against a seed whose byte budget holds far
+/// fewer: past the budget the session stops taking its input, its requests
+/// wait unread and are taken as the queue drains. It must get every block,
+/// and no request may be refused. Before the fix, requests past the queue
+/// were dropped silently and such a client waited forever (rtorrent stopped
+/// at 85 %).
+#[test]
+fn a_client_that_ignores_reqq_gets_every_block() {
+    let t = v1_torrent(120 * 16384 + 777, 32768, false);
+    let config = SessionConfig {
+        reqq: 16,
+        // Half of it for queued requests: 2048 / 24 = 85 requests at most.
+        peer_budget: 4096,
+        ..SessionConfig::default()
+    };
+    let mut p = Pair::connected_with(&t, config, false);
+    p.session.set_choked(p.now, false);
+    p.flush();
+    p.leecher.take();
+    let blocks = all_blocks(t.data.len(), 32768);
+    let pipeline = 300;
+    let mut got: std::collections::HashMap<(u32, u32), Vec<u8>> = Default::default();
+    let mut outstanding: std::collections::HashSet<(u32, u32)> = Default::default();
+    let mut rounds = 0;
+    while got.len() < blocks.len() {
+        rounds += 1;
+        assert!(
+            rounds < 2000,
+            "stalled with {} of {} blocks",
+            got.len(),
+            blocks.len()
+        );
+        // Fill the pipeline with blocks neither received nor outstanding,
+        // all in one write (the seed reads them before it sends anything).
+        let mut wire = Vec::new();
+        for b in &blocks {
+            if outstanding.len() >= pipeline {
+                break;
+            }
+            let key = (b.index, b.begin);
+            if !got.contains_key(&key) && outstanding.insert(key) {
+                Message::Request(*b).encode(&mut wire).unwrap();
+            }
+        }
+        p.writable = false;
+        p.send_raw(&wire);
+        assert_eq!(p.error, None, "after {rounds} rounds");
+        assert!(p.session.held_bytes() <= 4096);
+        // The socket takes 20 transmits per round; then the session reads
+        // what it left unread, if it wants input again.
+        p.writable = true;
+        p.flush_some(20);
+        p.writable = false;
+        p.drive();
+        for g in p.leecher.take() {
+            match g {
+                Got::Piece { index, begin, data } => {
+                    assert!(outstanding.remove(&(index, begin)), "unrequested block");
+                    got.insert((index, begin), data);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    for b in &blocks {
+        let start = (b.index * 32768 + b.begin) as usize;
+        assert_eq!(
+            got[&(b.index, b.begin)],
+            &t.data[start..start + b.length as usize],
+            "{b:?}"
+        );
+    }
+    let stats = p.session.stats(p.now);
+    assert_eq!(stats.refused_requests, 0);
+    assert!(
+        stats.input_pauses > 0,
+        "the queue never filled: the test proves nothing"
+    );
+    eprintln!(
+        "{} blocks in {rounds} rounds, input paused {} times",
+        blocks.len(),
+        stats.input_pauses
+    );
 }

@@ -419,6 +419,22 @@ fn hash_request_is_answered_with_a_proof_that_verifies() {
                 length: 2,
                 proof_layers: 4,
             },
+            // BEP 52: the length must be a power of two (issue 8: 3 was
+            // answered).
+            HashRequest {
+                pieces_root: root,
+                base_layer: 1,
+                index: 0,
+                length: 3,
+                proof_layers: 0,
+            },
+            HashRequest {
+                pieces_root: root,
+                base_layer: 1,
+                index: 0,
+                length: 6,
+                proof_layers: 2,
+            },
             // More than 512 hashes.
             HashRequest {
                 pieces_root: root,
@@ -458,4 +474,59 @@ fn hash_requests_on_v1_torrents_are_rejected() {
     };
     p.send(Message::HashRequest(req));
     assert_eq!(p.leecher.take(), [Got::HashReject(req)]);
+}
+
+/// Hash answers are built only when the socket has room, and only as many
+/// as half the peer's byte budget holds: a peer that asks for many proofs
+/// without reading gets `hash reject`s, then is closed when even those do
+/// not fit; one that reads gets every answer.
+#[test]
+fn hash_requests_wait_for_the_socket_within_the_budget() {
+    let pl = 32768u32;
+    let t = v2_torrent(13 * pl as usize - 5000, pl, MetaVersion::V2);
+    let root = t.meta.info.files[0].pieces_root.unwrap();
+    let config = SessionConfig {
+        peer_budget: 8192,
+        ..SessionConfig::default()
+    };
+    let mut p = Pair::connected_with(&t, config, true);
+    p.leecher.take();
+    p.writable = false;
+    let req = HashRequest {
+        pieces_root: root,
+        base_layer: 1,
+        index: 0,
+        length: 8,
+        proof_layers: 3,
+    };
+    let mut wire = Vec::new();
+    for _ in 0..40 {
+        Message::HashRequest(req).encode(&mut wire).unwrap();
+    }
+    p.send_raw(&wire);
+    assert!(p.error.is_none(), "{:?}", p.error);
+    assert!(p.session.held_bytes() <= 8192);
+    p.writable = true;
+    p.flush();
+    let got = p.leecher.take();
+    let answered = got
+        .iter()
+        .filter(|g| matches!(g, Got::Hashes { .. }))
+        .count();
+    let rejected = got
+        .iter()
+        .filter(|g| matches!(g, Got::HashReject(_)))
+        .count();
+    // Each answer is counted at 53 + 32 * (8 + 3) = 405 bytes: 4096 / 405.
+    assert_eq!((answered, rejected), (10, 30), "{got:?}");
+    // The same without ever reading: closed once the rejects fill the rest.
+    p.writable = false;
+    for _ in 0..10 {
+        p.send_raw(&wire);
+    }
+    assert!(
+        matches!(p.error, Some(SessionError::OverBudget { .. })),
+        "{:?}",
+        p.error
+    );
 }

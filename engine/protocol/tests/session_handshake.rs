@@ -19,10 +19,10 @@ use pair::{ext_handshake, v1_torrent, v2_torrent, Got, Pair, TestSwarm};
 use seedcore_protocol::ext::{names, ExtendedHandshake};
 use seedcore_protocol::metainfo::MetaVersion;
 use seedcore_protocol::session::{
-    allowed_fast_set, ext_ids, PeerSession, SessionConfig, SessionError, SessionEvent, Swarm,
-    Transmit, PEER_ID_PREFIX,
+    allowed_fast_set, ext_ids, PeerSession, SessionConfig, SessionError, SessionEvent,
+    SocketProgress, Swarm, Transmit, PEER_ID_PREFIX,
 };
-use seedcore_protocol::wire::{Handshake, Message, WireError};
+use seedcore_protocol::wire::{BlockRequest, Handshake, Message, WireError};
 
 fn ext_hs(got: &[Got]) -> ExtendedHandshake {
     got.iter()
@@ -53,7 +53,7 @@ fn fast_peer_gets_have_all_ext_handshake_and_allowed_fast() {
     assert_eq!(ext.id_of(names::LT_METADATA), Some(ext_ids::LT_METADATA));
     assert_eq!(ext.id_of(names::LT_DONTHAVE), Some(ext_ids::LT_DONTHAVE));
     assert_eq!(ext.metadata_size, Some(t.meta.info_bytes.len() as u32));
-    assert_eq!(ext.reqq, Some(250));
+    assert_eq!(ext.reqq, Some(SessionConfig::default().reqq));
     assert_eq!(ext.upload_only, Some(true));
     assert_eq!(ext.yourip, Some("80.4.4.200".parse().unwrap()));
     assert!(ext.v.unwrap().starts_with("seedcore"));
@@ -197,6 +197,29 @@ fn private_torrent_has_no_pex_and_no_dht_bit() {
     // Metadata exchange stays available (BEP 27 forbids only DHT and PEX).
     assert!(ext.id_of(names::UT_METADATA).is_some());
     assert!(!got.iter().any(|g| matches!(g, Got::Port(_))));
+    // The peer's `port` message must not reach the DHT either (issue 8).
+    p.take_events();
+    p.send(Message::Port(7000));
+    assert!(p.error.is_none());
+    let events = p.take_events();
+    assert!(
+        !events.iter().any(|e| matches!(e, SessionEvent::DhtPort(_))),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn port_messages_are_ignored_without_our_dht() {
+    let t = v1_torrent(4 * 16384, 16384, false);
+    let mut p = Pair::new(&[&t], SessionConfig::default(), true);
+    p.leecher.reserved.set_dht(true);
+    p.handshake(t.meta.info_hashes.wire_hash());
+    p.take_events();
+    p.send(Message::Port(7000));
+    assert!(!p
+        .take_events()
+        .iter()
+        .any(|e| matches!(e, SessionEvent::DhtPort(_))));
 }
 
 #[test]
@@ -371,6 +394,109 @@ fn stalled_send_closes() {
     ));
 }
 
+/// Issue 8: a peer whose requests all fit in kernel buffers was never seen
+/// as stalled, since every byte was written. Now what its socket says
+/// counts: acknowledged bytes that do not grow for the stall timeout while
+/// the socket still holds bytes close it, even though keep-alives are
+/// still written; growth is progress; an empty socket owes nothing.
+#[test]
+fn bytes_waiting_in_the_socket_count_for_the_stall_timeout() {
+    let t = v1_torrent(4 * 16384, 16384, false);
+    let mut p = Pair::connected(&t, true);
+    p.session.set_choked(p.now, false);
+    p.flush();
+    p.send(Message::Request(BlockRequest {
+        index: 0,
+        begin: 0,
+        length: 16384,
+    }));
+    // All written; the socket holds 16 KiB the peer has not acknowledged.
+    let at = |acked, queued| SocketProgress { acked, queued };
+    p.session.on_socket_progress(p.now, at(1000, 16384));
+    p.advance(Duration::from_secs(100));
+    // Some taken at 100 s: progress.
+    p.session.on_socket_progress(p.now, at(9000, 8384));
+    p.advance(Duration::from_secs(100));
+    assert!(!p.session.is_closed(), "{:?}", p.closed_reason());
+    // Nothing more taken (the keep-alive at 120 s was written, but that
+    // is not the peer taking anything): stalled at 220 s.
+    p.session.on_socket_progress(p.now, at(9000, 8388));
+    p.advance(Duration::from_secs(21));
+    assert!(
+        matches!(
+            p.closed_reason(),
+            Some(SessionError::SendStalled { pending: 8388, .. })
+        ),
+        "{:?}",
+        p.closed_reason()
+    );
+    // An empty socket owes nothing: no stall, however long.
+    let mut p = Pair::connected(&t, true);
+    p.session.set_choked(p.now, false);
+    p.flush();
+    p.session.on_socket_progress(p.now, at(500, 0));
+    for _ in 0..4 {
+        p.send(Message::KeepAlive);
+        p.advance(Duration::from_secs(100));
+    }
+    assert!(!p.session.is_closed(), "{:?}", p.closed_reason());
+}
+
+/// Issue 8: a peer could hold a partial message of up to the frame bound
+/// for the whole idle timeout. A message over `SLOW_FRAME_MIN` must now be
+/// whole within `slow_frame_timeout` of its first byte; small ones are left
+/// to the idle timeout.
+#[test]
+fn a_large_message_dribbled_in_closes_after_the_slow_frame_timeout() {
+    let t = v1_torrent(4 * 16384, 16384, false);
+    // 60,000 bytes of extended message announced, 1,000 sent.
+    let mut frame = 60_002u32.to_be_bytes().to_vec();
+    frame.extend_from_slice(&[20, 0]);
+    frame.extend_from_slice(&[b'd'; 1000]);
+    let mut p = Pair::connected(&t, true);
+    p.send_raw(&frame);
+    // A byte every 5 s keeps it arriving, not complete.
+    for _ in 0..3 {
+        p.advance(Duration::from_secs(5));
+        p.send_raw(b"d");
+    }
+    p.advance(Duration::from_secs(4));
+    assert!(!p.session.is_closed(), "{:?}", p.closed_reason());
+    p.advance(Duration::from_secs(2));
+    assert!(
+        matches!(
+            p.closed_reason(),
+            Some(SessionError::SlowFrame { len: 60_006, .. })
+        ),
+        "{:?}",
+        p.closed_reason()
+    );
+
+    // The same message arriving whole in time is fine, and the timer goes.
+    let mut p = Pair::connected(&t, true);
+    let mut whole = 3_002u32.to_be_bytes().to_vec();
+    whole.extend_from_slice(&[20, 99]);
+    whole.extend_from_slice(&[b'x'; 3_000]);
+    p.send_raw(&whole[..2000]);
+    p.advance(Duration::from_secs(15));
+    p.send_raw(&whole[2000..]);
+    p.advance(Duration::from_secs(60));
+    assert!(!p.session.is_closed(), "{:?}", p.closed_reason());
+
+    // A small message dribbled in is left to the idle timeout.
+    let mut p = Pair::connected(&t, true);
+    let req = Message::Request(BlockRequest {
+        index: 0,
+        begin: 0,
+        length: 16384,
+    })
+    .to_vec()
+    .unwrap();
+    p.send_raw(&req[..10]);
+    p.advance(Duration::from_secs(100));
+    assert!(!p.session.is_closed(), "{:?}", p.closed_reason());
+}
+
 #[test]
 fn hybrid_answers_with_the_hash_the_peer_used() {
     let t = v2_torrent(5 * 16384, 16384, MetaVersion::Hybrid);
@@ -408,7 +534,7 @@ fn outbound_sends_its_handshake_first_and_checks_the_answer() {
     let config = Arc::new(SessionConfig::default());
     let mut s = PeerSession::outbound(Arc::clone(&config), pair::addr(), id, now, &swarm).unwrap();
     assert!(s.is_outbound());
-    let Some(Transmit::Bytes(first)) = s.poll_transmit(now, &swarm) else {
+    let Some(Transmit::Bytes { head: first, .. }) = s.poll_transmit(now, &swarm) else {
         panic!()
     };
     let ours = Handshake::decode(&first).unwrap().unwrap();

@@ -250,7 +250,7 @@ pub struct Pair {
     pub leecher: Leecher,
     pub data: Vec<Vec<u8>>,
     /// Bytes written by the leecher that the session did not consume yet.
-    pending: Vec<u8>,
+    pub pending: Vec<u8>,
     /// Events from the session, in order (drained by `events`).
     pub events: Vec<SessionEvent>,
     /// The first error a session call returned.
@@ -331,7 +331,12 @@ impl Pair {
                 Ok(n) => {
                     assert!(n <= self.pending.len());
                     self.pending.drain(..n);
-                    assert!(self.pending.len() < self.session.max_frame());
+                    // Only a partial message is left, unless the session
+                    // paused its input (then whole messages wait).
+                    assert!(
+                        self.pending.len() < self.session.max_frame()
+                            || !self.session.wants_input()
+                    );
                 }
                 Err(e) => self.error = Some(e),
             }
@@ -341,13 +346,21 @@ impl Pair {
 
     /// Pulls everything the session has to send (when writable).
     pub fn flush(&mut self) {
-        while self.writable {
+        self.flush_some(usize::MAX);
+    }
+
+    /// Pulls at most `max` transmits (when writable): a socket that takes
+    /// only so much per turn.
+    pub fn flush_some(&mut self, max: usize) {
+        let mut left = max;
+        while self.writable && left > 0 {
+            left -= 1;
             let Some(t) = self.session.poll_transmit(self.now, &self.swarm) else {
                 break;
             };
             let len = t.len();
             let bytes = match t {
-                Transmit::Bytes(b) => b,
+                Transmit::Bytes { head, body } => [&head[..], &body[..]].concat(),
                 Transmit::Block { header, block } => {
                     let torrent = self.session.torrent().unwrap();
                     let data = &self.data[torrent.0 as usize];

@@ -13,6 +13,11 @@
 //! minus the leecher thread's own), and the leecher's CPU per GiB (on
 //! loopback the receiver pays a copy too, and may be the limit).
 //!
+//! Each path runs with the default `TCP_NOTSENT_LOWAT` and again with each
+//! value of `SEND_PATH_LOWAT` (comma-separated sizes, default `0`: not
+//! set; empty: no variants), so the cost of bounding what a peer that does not read holds in
+//! the kernel shows on the same run.
+//!
 //! Then bytes per idle peer: 2,000 connections that completed their
 //! handshakes and then stay silent, measured as the growth of the
 //! process's resident memory (the client ends are plain sockets, whose
@@ -45,6 +50,9 @@ fn config(torrent: &Path, path: SendPath) -> Config {
         send_path: path,
         status_interval: Span(Duration::ZERO),
         max_peers: 50_000,
+        // Every benchmark connection comes from 127.0.0.1.
+        max_peers_per_ip: 0,
+        max_connections_per_ip: 0,
         // Loopback only: no DHT (its default bootstrap nodes are public).
         dht: false,
         torrents: vec![TorrentSpec {
@@ -168,9 +176,31 @@ fn main() {
         trials,
         sys::online_cpus().len()
     );
-    let seeders: Vec<(SendPath, Seeder)> = SendPath::ALL
+    // Each path with the default TCP_NOTSENT_LOWAT, and with the values in
+    // SEND_PATH_LOWAT (comma-separated sizes; default 0: the kernel's own,
+    // the whole send buffer may wait unsent), to see what bounding a
+    // non-reading peer's kernel memory costs a fast one.
+    let lowats: Vec<seedcore_runtime::Bytes> = std::env::var("SEND_PATH_LOWAT")
+        .unwrap_or_else(|_| "0".into())
+        .split(',')
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| v.trim().parse().unwrap())
+        .collect();
+    let seeders: Vec<(String, Seeder)> = SendPath::ALL
         .into_iter()
-        .map(|p| (p, Seeder::start(config(&made.torrent_path, p)).unwrap()))
+        .flat_map(|p| {
+            let default = config(&made.torrent_path, p);
+            let mut v = vec![(p.name().to_string(), default.clone())];
+            for l in &lowats {
+                let c = Config {
+                    notsent_lowat: *l,
+                    ..default.clone()
+                };
+                v.push((format!("{}/lowat={l}", p.name()), c));
+            }
+            v
+        })
+        .map(|(name, c)| (name, Seeder::start(c).unwrap()))
         .collect();
     for (_, s) in &seeders {
         // Warm-up: page cache, TCP windows, first-touch allocations.
@@ -183,13 +213,13 @@ fn main() {
         }
     }
     println!(
-        "{:<9} {:>20} {:>22} {:>22}",
+        "{:<17} {:>20} {:>22} {:>22}",
         "path", "GB/s", "seed CPU s/GiB", "leech CPU s/GiB"
     );
     for ((path, _), r) in seeders.iter().zip(&runs) {
         println!(
-            "{:<9} {:>20} {:>22} {:>22}",
-            path.name(),
+            "{:<17} {:>20} {:>22} {:>22}",
+            path,
             stat(r.iter().map(|x| x.gbps).collect(), 2),
             stat(r.iter().map(|x| x.seed_cpu_per_gib).collect(), 3),
             stat(r.iter().map(|x| x.leech_cpu_per_gib).collect(), 3)

@@ -250,17 +250,58 @@ pub struct Config {
     /// unlimited: every interested peer is served, the right default for a
     /// seed, whose upload is the point.
     pub upload_slots: u32,
-    /// Most outstanding requests per peer (advertised as BEP 10 `reqq`).
+    /// Requests queued per peer, advertised as BEP 10 `reqq` (libtorrent's
+    /// seed preset allows 2000). A Fast peer's requests past it are
+    /// rejected; a peer without Fast (rtorrent, which ignores `reqq`) may
+    /// queue more, as far as `peer_budget` holds, and past that its further
+    /// requests wait unread in its socket until the queue drains.
     pub reqq: u32,
-    /// Most peer connections in all, split evenly between shards.
+    /// The byte budget of one peer: the most its session holds or owes for
+    /// it ahead of the socket (encoded messages, accepted metadata and
+    /// hash answers at their wire size, queued requests at 24 bytes each).
+    /// Checked before every message is encoded; a peer that asks for more
+    /// than it reads is refused, then closed (engine/DESIGN.md, "Bounds").
+    pub peer_budget: Bytes,
+    /// Most peer connections in all, every shard together (connections of
+    /// one address land on different shards, so the count is shared).
+    /// When full, a newcomer evicts the least useful peer (an incomplete
+    /// handshake, an idle peer that is not interested) if there is one.
     pub max_peers: u32,
+    /// Connections from one address (one IPv6 /64) to one torrent; 0: no
+    /// limit. 1, as libtorrent: a second connection from the same host to
+    /// the same torrent is closed once its handshake names it. Tests that
+    /// run several clients from 127.0.0.1 raise it or give each client its
+    /// own 127.0.0.x.
+    pub max_peers_per_ip: u32,
+    /// Connections from one address (one IPv6 /64) in all, handshaken or
+    /// not; 0: no limit.
+    pub max_connections_per_ip: u32,
+    /// The handshake deadline of connections accepted while the node is at
+    /// least three quarters full (`handshake_timeout` otherwise): slots
+    /// held by connections that never handshake come back quickly.
+    pub handshake_timeout_crowded: Span,
     /// Close a peer that has not completed its handshake after this long.
     pub handshake_timeout: Span,
     /// Close a peer that sent nothing for this long.
     pub idle_timeout: Span,
-    /// Close a peer that stopped reading (sent bytes not taken by the
-    /// socket) for this long; 0 turns the check off.
+    /// Close a peer that took no bytes for this long while bytes for it
+    /// waited (in the seed or unacknowledged in its socket); 0 turns the
+    /// check off.
     pub stall_timeout: Span,
+    /// Bytes of incomplete messages the connections of one shard may hold
+    /// together. A peer whose incomplete message grows past 1 KiB while
+    /// they are spent is closed; with `slow_frame_timeout` this bounds what
+    /// slow senders can hold (10,000 peers each holding a 128 KiB message
+    /// would be 1.3 GB).
+    pub partial_budget: Bytes,
+    /// A message over 1 KiB must arrive whole this long after its first
+    /// byte, or its peer is closed.
+    pub slow_frame_timeout: Span,
+    /// `TCP_NOTSENT_LOWAT` on peer sockets: the kernel takes more from us
+    /// only while fewer bytes than this wait unsent, so a peer that does
+    /// not read holds about this much of our send queue instead of the
+    /// send buffer's megabytes. 0: not set (kernel default).
+    pub notsent_lowat: Bytes,
     /// Send a keep-alive after this long without sending anything.
     pub keepalive_interval: Span,
     /// Memory each shard registers with io_uring (glommio's `io_memory`).
@@ -393,11 +434,18 @@ impl Default for Config {
             dht: true,
             shards: None,
             upload_slots: 0,
-            reqq: 250,
+            reqq: 2000,
+            peer_budget: Bytes(1 << 20),
             max_peers: 10_000,
+            max_peers_per_ip: 1,
+            max_connections_per_ip: 100,
+            handshake_timeout_crowded: Span::secs(3),
             handshake_timeout: Span::secs(20),
             idle_timeout: Span::secs(300),
             stall_timeout: Span::secs(120),
+            notsent_lowat: Bytes(1 << 20),
+            partial_budget: Bytes(32 << 20),
+            slow_frame_timeout: Span::secs(20),
             keepalive_interval: Span::secs(120),
             io_memory: Bytes(128 << 10),
             send_path: SendPath::default(),
@@ -439,6 +487,12 @@ impl Default for Config {
         }
     }
 }
+
+/// The smallest `peer_budget` accepted. Below 34K no `ut_metadata` answer
+/// (16 KiB and its header) fits the half of the budget that accepted
+/// requests may use, so magnet-link peers get only rejects: a leash that
+/// short is for tests and for peers that may fetch nothing but blocks.
+pub const MIN_PEER_BUDGET: u64 = 1 << 10;
 
 /// The largest configuration file read: 16 MiB holds some 100,000
 /// `[[torrent]]` entries.
@@ -528,12 +582,31 @@ impl Config {
         }
         if self.reqq == 0 || self.reqq > 100_000 {
             return bad(format!(
-                "reqq = {}: use 1..=100000 (250 is usual)",
+                "reqq = {}: use 1..=100000 (2000 is the default)",
                 self.reqq
+            ));
+        }
+        if self.peer_budget.0 < MIN_PEER_BUDGET || self.peer_budget.0 > 1 << 30 {
+            return bad(format!(
+                "peer_budget = {}: use 1K..=1G (1M is the default; below 34K no metadata \
+                 piece can be served)",
+                self.peer_budget
             ));
         }
         if self.max_peers == 0 {
             return bad("max_peers = 0: no peer could connect".into());
+        }
+        if self.partial_budget.0 < 256 << 10 {
+            return bad(format!(
+                "partial_budget = {}: at least 256K (two of the largest messages a peer may send)",
+                self.partial_budget
+            ));
+        }
+        if self.notsent_lowat.0 > 1 << 30 {
+            return bad(format!(
+                "notsent_lowat = {}: at most 1G (0 leaves the kernel default)",
+                self.notsent_lowat
+            ));
         }
         if self.io_memory.0 > 1 << 30 {
             return bad(format!("io_memory = {}: at most 1G", self.io_memory));
@@ -549,6 +622,8 @@ impl Config {
             ("tracker_timeout", self.tracker_timeout),
             ("dht_announce_interval", self.dht_announce_interval),
             ("connect_timeout", self.connect_timeout),
+            ("slow_frame_timeout", self.slow_frame_timeout),
+            ("handshake_timeout_crowded", self.handshake_timeout_crowded),
         ] {
             if span.0 < Duration::from_millis(10) {
                 return bad(format!("{name} = {span}: must be at least 10ms"));
@@ -655,7 +730,7 @@ mod tests {
         assert_eq!(c.idle_timeout, Span::secs(60));
         assert_eq!(c.io_memory, Bytes(65536));
         assert_eq!(c.send_path, SendPath::Sendfile);
-        assert_eq!(c.reqq, 250, "unset fields keep defaults");
+        assert_eq!(c.reqq, 2000, "unset fields keep defaults");
         assert_eq!(c.torrents.len(), 2);
         assert_eq!(c.torrents[0].path, PathBuf::from("/etc/seedcore/a.torrent"));
         assert_eq!(c.torrents[0].data, Some(PathBuf::from("/srv")));

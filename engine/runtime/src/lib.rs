@@ -37,12 +37,14 @@ pub mod conflicts;
 mod control;
 mod error;
 mod fsutil;
+mod guard;
 mod ids;
 pub mod limits;
 mod listen;
 mod mailbox;
 mod msg;
 pub mod node;
+mod registry;
 mod shard;
 mod sighup;
 mod signals;
@@ -57,6 +59,7 @@ pub use control::status::{
     TrackerReport,
 };
 pub use error::RuntimeError;
+pub use guard::GuardCounters;
 pub use node::{
     AddRequest, AddSource, BlocklistInfo, ErrorKind, Limits, LimitsUpdate, Node, NodeError,
     PeerInfo, ReloadReport, TorrentInfo, TorrentKey, TorrentSource, TorrentState, VerifyProgress,
@@ -207,7 +210,13 @@ impl Seeder {
 
         let session = Arc::new(session_config(&config, port, net.dht_port()));
         let slot_shares = control::live::even_shares(config.upload_slots, shards);
-        let max_conns = (config.max_peers as usize).div_ceil(shards).max(1);
+        // One registry for all shards: max_peers and the per-IP limits hold
+        // in all, whichever shard the kernel hands a connection to.
+        let registry = Arc::new(registry::PeerRegistry::new(registry::RegistryLimits {
+            max_peers: config.max_peers as usize,
+            per_ip: config.max_connections_per_ip,
+            per_ip_torrent: config.max_peers_per_ip,
+        }));
         let io_memory = usize::try_from(config.io_memory.0).unwrap_or(usize::MAX);
         warn_memlock(io_memory, shards);
 
@@ -230,7 +239,10 @@ impl Seeder {
                 blocklist: Arc::clone(&blocklist),
                 session: Arc::clone(&session),
                 send_path: config.send_path,
-                max_conns,
+                notsent_lowat: u32::try_from(config.notsent_lowat.0).unwrap_or(u32::MAX),
+                partial_budget: usize::try_from(config.partial_budget.0).unwrap_or(usize::MAX),
+                registry: Arc::clone(&registry),
+                handshake_timeout_crowded: config.handshake_timeout_crowded.0,
                 slots: slot_shares.get(index).copied().flatten(),
                 choke_interval: config.choke_interval.0,
                 inbox,
@@ -451,6 +463,8 @@ fn session_config(config: &Config, port: u16, dht_port: Option<u16>) -> SessionC
     s.dht_port = dht_port;
     s.reqq = config.reqq;
     s.max_refused_requests = config.reqq.saturating_mul(10);
+    s.peer_budget = usize::try_from(config.peer_budget.0).unwrap_or(usize::MAX);
+    s.slow_frame_timeout = config.slow_frame_timeout.0;
     s.handshake_timeout = config.handshake_timeout.0;
     s.idle_timeout = config.idle_timeout.0;
     s.keepalive_interval = config.keepalive_interval.0;

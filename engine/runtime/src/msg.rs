@@ -137,6 +137,8 @@ pub struct ShardStats {
     pub torrents: Vec<TorrentDelta>,
     /// CPU time of the shard's thread.
     pub cpu: Duration,
+    /// What the shard did against misbehaving peers, ever.
+    pub guard: crate::guard::GuardCounters,
 }
 
 /// Shard to control thread.

@@ -3,7 +3,9 @@
 //!
 //! glommio offers no `sendfile`, no vectored send and no `madvise`, and it
 //! builds its listeners from raw file descriptors; the serving path needs all
-//! four (see `shard::send`). Everything else goes through glommio, socket2
+//! four (see `shard::send`). Stalled-peer detection reads the socket's
+//! unacknowledged bytes (`SIOCOUTQ`) and bounds its unsent ones
+//! (`TCP_NOTSENT_LOWAT`). Everything else goes through glommio, socket2
 //! and std.
 #![allow(unsafe_code)]
 
@@ -11,6 +13,8 @@ use std::fs::File;
 use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, BorrowedFd, IntoRawFd, RawFd};
 use std::time::Duration;
+
+use seedcore_protocol::session::SocketProgress;
 
 /// The CPUs this process may run on (its affinity mask, so a container's
 /// cpuset is respected), ascending. Never empty.
@@ -71,6 +75,78 @@ pub fn set_nonblocking(fd: &impl AsRawFd) -> io::Result<()> {
 /// back-pressure happen sooner).
 pub fn set_send_buffer(fd: &impl AsRawFd, bytes: usize) -> io::Result<()> {
     socket2::SockRef::from(&borrow(fd.as_raw_fd())).set_send_buffer_size(bytes)
+}
+
+/// The size of `T` as a `socklen_t` (every option struct fits one).
+fn socklen_of<T>() -> libc::socklen_t {
+    libc::socklen_t::try_from(std::mem::size_of::<T>()).unwrap_or(libc::socklen_t::MAX)
+}
+
+/// Sets `TCP_NOTSENT_LOWAT`: the socket counts as writable, and takes
+/// more, only while fewer than `bytes` of what was written wait unsent.
+/// Without it the kernel queues up to the send buffer's size (megabytes
+/// with autotuning) per peer, whether or not the peer reads.
+pub fn set_notsent_lowat(fd: &impl AsRawFd, bytes: u32) -> io::Result<()> {
+    let v = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: the descriptor is a TCP socket borrowed for the call; the
+    // option value is a c_int that lives for the call, its size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_NOTSENT_LOWAT,
+            std::ptr::from_ref(&v).cast(),
+            socklen_of::<libc::c_int>(),
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// What a TCP socket says about the bytes written to it: how many the
+/// peer acknowledged, ever (`TCP_INFO`), and how many wait unacknowledged,
+/// sent or not (`SIOCOUTQ`). Two system calls: for the stalled-peer check,
+/// made when a connection has written all it had and when its timer fires.
+pub fn tcp_progress(fd: &impl AsRawFd) -> io::Result<SocketProgress> {
+    // SAFETY: all zeros is a valid `tcp_info` (plain integers).
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = socklen_of::<libc::tcp_info>();
+    // SAFETY: the descriptor is a TCP socket borrowed for the call; the
+    // kernel writes at most `len` bytes into `info`, a local that outlives
+    // the call, and stores the length it wrote in `len`.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            std::ptr::from_mut(&mut info).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(SocketProgress {
+        acked: info.tcpi_bytes_acked,
+        queued: send_queue(fd)?,
+    })
+}
+
+/// Bytes written to a TCP socket that the peer has not acknowledged yet,
+/// sent or not (`SIOCOUTQ`): what the peer has still to take.
+pub fn send_queue(fd: &impl AsRawFd) -> io::Result<u64> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (TIOCOUTQ) on a socket writes one c_int through the
+    // pointer, which refers to a local that outlives the call.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
+    if rc == 0 {
+        Ok(u64::try_from(n).unwrap_or(0))
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// `send(MSG_DONTWAIT | MSG_NOSIGNAL)`, with `MSG_MORE` when more bytes of
@@ -243,6 +319,49 @@ mod tests {
         let cpus = online_cpus();
         assert!(!cpus.is_empty());
         assert!(cpus.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn send_queue_counts_what_the_peer_did_not_take() {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut a = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (mut b, _) = l.accept().unwrap();
+        set_notsent_lowat(&a, 64 << 10).unwrap();
+        assert_eq!(send_queue(&a).unwrap(), 0);
+        // Loopback delivers at once: the bytes wait in b's receive buffer,
+        // acknowledged. Fill it, then the rest stays in a's queue.
+        set_nonblocking(&a).unwrap();
+        let chunk = vec![7u8; 64 << 10];
+        let mut written = 0usize;
+        for _ in 0..2000 {
+            match a.write(&chunk) {
+                Ok(n) => written += n,
+                Err(_) => break,
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let before = tcp_progress(&a).unwrap();
+        let queued = before.queued;
+        assert!(
+            queued > 0 && queued < written as u64,
+            "{queued} of {written}"
+        );
+        // Acknowledged and waiting add up to what was written (plus the
+        // SYN, which counts as one byte acknowledged).
+        assert_eq!(before.acked + queued, written as u64 + 1);
+        // The peer reads everything: nothing is left unacknowledged.
+        let mut buf = vec![0u8; 1 << 20];
+        let mut read = 0usize;
+        b.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        while read < written {
+            read += b.read(&mut buf).unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let after = tcp_progress(&a).unwrap();
+        assert_eq!(after.queued, 0);
+        assert!(after.acked > before.acked);
     }
 
     #[test]

@@ -268,7 +268,11 @@ fn serve_libtorrent(fx: &Fixture, source: serde_json::Value) -> serde_json::Valu
                 };
                 let n = t.len();
                 match t {
-                    Transmit::Bytes(b) => assert_eq!(c.write(&b), b.len()),
+                    Transmit::Bytes { head, body } => {
+                        for part in [head, body] {
+                            assert_eq!(c.write(&part), part.len());
+                        }
+                    }
                     Transmit::Block { header, block } => {
                         assert_eq!(c.write(&header), header.len());
                         assert!(c.write_external(

@@ -113,12 +113,24 @@ pub struct Args {
     /// Peers unchoked at once in all; 0 = every interested peer [default: 0].
     #[arg(long, env = "SEEDCORE_UPLOAD_SLOTS")]
     upload_slots: Option<u32>,
-    /// Most outstanding requests per peer (BEP 10 `reqq`) [default: 250].
+    /// Requests queued per peer, advertised as BEP 10 `reqq` [default: 2000].
     #[arg(long, env = "SEEDCORE_REQQ")]
     reqq: Option<u32>,
-    /// Most peer connections in all [default: 10000].
+    /// Byte budget per peer: what its session may hold or owe ahead of the
+    /// socket (answers, queued requests) [default: 1M].
+    #[arg(long, env = "SEEDCORE_PEER_BUDGET")]
+    peer_budget: Option<Bytes>,
+    /// Most peer connections in all, every shard together; a full node
+    /// evicts its least useful peer for a newcomer [default: 10000].
     #[arg(long, env = "SEEDCORE_MAX_PEERS")]
     max_peers: Option<u32>,
+    /// Connections from one address to one torrent; 0 = no limit
+    /// [default: 1].
+    #[arg(long, env = "SEEDCORE_MAX_PEERS_PER_IP")]
+    max_peers_per_ip: Option<u32>,
+    /// Connections from one address in all; 0 = no limit [default: 100].
+    #[arg(long, env = "SEEDCORE_MAX_CONNECTIONS_PER_IP")]
+    max_connections_per_ip: Option<u32>,
     /// Close peers that have not handshaken after this long [default: 20s].
     #[arg(long, env = "SEEDCORE_HANDSHAKE_TIMEOUT")]
     handshake_timeout: Option<Span>,
@@ -346,7 +358,10 @@ fn effective(args: Args, matches: Option<&ArgMatches>) -> anyhow::Result<Effecti
     }
     set(&mut c.upload_slots, args.upload_slots);
     set(&mut c.reqq, args.reqq);
+    set(&mut c.peer_budget, args.peer_budget);
     set(&mut c.max_peers, args.max_peers);
+    set(&mut c.max_peers_per_ip, args.max_peers_per_ip);
+    set(&mut c.max_connections_per_ip, args.max_connections_per_ip);
     set(&mut c.handshake_timeout, args.handshake_timeout);
     set(&mut c.idle_timeout, args.idle_timeout);
     set(&mut c.stall_timeout, args.stall_timeout);

@@ -25,6 +25,8 @@ fn stats(t0: Instant) -> PeerStats {
         queued_requests: 0,
         requests: 0,
         refused_requests: 0,
+        input_pauses: 0,
+        last_received: t0,
     }
 }
 

@@ -33,8 +33,14 @@ pub struct SessionConfig {
     /// Our DHT node's UDP port: when set, the handshake advertises the DHT
     /// bit and peers that also set it get a `port` message.
     pub dht_port: Option<u16>,
-    /// Most queued requests per peer; advertised as BEP 10 `reqq`. Requests
-    /// past it are rejected (Fast peers) or dropped. Default 250.
+    /// Requests queued per Fast peer, advertised as BEP 10 `reqq`; a Fast
+    /// peer's requests past it are rejected (BEP 6). Peers without the Fast
+    /// extension cannot be told "no" for one request and some (rtorrent)
+    /// ignore `reqq`, so their queue may grow past it as far as
+    /// [`SessionConfig::peer_budget`] allows; past that their input waits
+    /// unread in the socket until the queue drains
+    /// ([`super::PeerSession::wants_input`]), never dropped. Default 2000
+    /// (libtorrent's seed preset).
     pub reqq: u32,
     /// Size of the BEP 6 allowed-fast set sent to Fast IPv4 peers. Default 10;
     /// 0 sends none.
@@ -47,20 +53,37 @@ pub struct SessionConfig {
     /// Close the connection when nothing arrived from the peer for this
     /// long (peers send keep-alives every 2 minutes). Default 300 s.
     pub idle_timeout: Duration,
-    /// Close the connection when bytes handed to the runtime have not been
-    /// confirmed by [`super::PeerSession::on_sent`] for this long (the peer
-    /// stopped reading). `None` disables the check. Default 120 s.
+    /// Close the connection when the peer took no bytes for this long while
+    /// bytes for it waited: handed to the runtime and not written
+    /// ([`super::PeerSession::on_sent`]), or written and unacknowledged in
+    /// its socket ([`super::PeerSession::on_socket_progress`]). `None`
+    /// disables the check. Default 120 s.
     pub send_stall_timeout: Option<Duration>,
     /// Close when more than this many requests in a row were refused
     /// (rejected or dropped) without a block being sent in between.
     /// Default `10 * reqq`.
     pub max_refused_requests: u32,
-    /// Close when the encoded control messages waiting for the socket
-    /// exceed this many bytes (a peer that makes us answer but never
-    /// reads). Default 1 MiB.
-    pub max_pending_control: usize,
+    /// The peer's byte budget: the most bytes one peer can make its session
+    /// hold or owe ahead of the socket. It counts encoded messages not yet
+    /// handed to the runtime, extension answers accepted but not yet built
+    /// (at their full wire size: metadata pieces, BEP 52 hashes) and queued
+    /// block requests (at their size in memory,
+    /// [`super::QUEUED_REQUEST_COST`] each: a block is never read before
+    /// the socket has room for it). It is checked before each message is
+    /// encoded. What the peer asked for and we accepted (queued requests,
+    /// extension answers) may take half of it; a request past that is
+    /// refused (rejected), and a message that does not fit the whole
+    /// budget closes the peer ([`super::SessionError::OverBudget`]): a
+    /// peer that asks without reading. Default 1 MiB.
+    pub peer_budget: usize,
     /// Largest extension message accepted from a peer. Default 128 KiB.
     pub max_extended: u32,
+    /// Close the connection when a message longer than
+    /// [`super::SLOW_FRAME_MIN`] has not arrived whole this long after it
+    /// began: a peer that dribbles a large message in holds its buffer for
+    /// this long at most, not for the whole idle timeout. Default 20 s
+    /// (128 KiB in 20 s is 6.5 KB/s).
+    pub slow_frame_timeout: Duration,
     /// Bad extension messages (undecodable PEX or metadata messages)
     /// tolerated before closing. Default 16.
     pub max_bad_extension_messages: u32,
@@ -82,7 +105,7 @@ impl SessionConfig {
 
     /// The defaults, with the given peer id.
     pub fn new(peer_id: [u8; 20]) -> SessionConfig {
-        let reqq = 250;
+        let reqq = 2000;
         SessionConfig {
             peer_id,
             client_name: format!("seedcore {}", env!("CARGO_PKG_VERSION")),
@@ -95,8 +118,9 @@ impl SessionConfig {
             idle_timeout: Duration::from_secs(300),
             send_stall_timeout: Some(Duration::from_secs(120)),
             max_refused_requests: reqq * 10,
-            max_pending_control: 1024 * 1024,
+            peer_budget: 1 << 20,
             max_extended: 128 * 1024,
+            slow_frame_timeout: Duration::from_secs(20),
             max_bad_extension_messages: 16,
         }
     }
@@ -119,7 +143,7 @@ mod tests {
         let id = SessionConfig::peer_id_from(*b"abcdefghijkl");
         assert_eq!(&id, b"-SC0100-abcdefghijkl");
         let c = SessionConfig::default();
-        assert_eq!(c.reqq, 250);
-        assert_eq!(c.max_refused_requests, 2500);
+        assert_eq!(c.reqq, 2000);
+        assert_eq!(c.max_refused_requests, 20_000);
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use bytes::Bytes;
 use seedcore_hash::merkle::{MerkleError, MerkleTree};
 use thiserror::Error;
 
@@ -55,7 +56,8 @@ pub struct TorrentContext {
     info_hashes: InfoHashes,
     geometry: Geometry,
     data_length: u64,
-    info_bytes: Vec<u8>,
+    /// Shared, immutable: metadata answers are slices of it, never copies.
+    info_bytes: Bytes,
     private: bool,
     version: MetaVersion,
     v2_files: BTreeMap<[u8; 32], V2File>,
@@ -63,7 +65,7 @@ pub struct TorrentContext {
 
 impl TorrentContext {
     /// Builds the context of a parsed torrent: copies the info dictionary's
-    /// bytes (for metadata exchange) and builds the BEP 52 tree of every
+    /// bytes once into a shared buffer (for metadata exchange) and builds the BEP 52 tree of every
     /// non-empty v2 file from its piece layer.
     pub fn from_metainfo(meta: &Metainfo) -> Result<TorrentContext, ContextError> {
         let max = i32::MAX as usize;
@@ -116,7 +118,7 @@ impl TorrentContext {
             info_hashes: meta.info_hashes,
             geometry,
             data_length: meta.info.total_length,
-            info_bytes: meta.info_bytes.clone(),
+            info_bytes: Bytes::copy_from_slice(&meta.info_bytes),
             private: meta.info.private,
             version: meta.info.version,
             v2_files,
@@ -160,6 +162,13 @@ impl TorrentContext {
     /// The bencoded info dictionary, as handed out by ut_metadata.
     pub fn info_bytes(&self) -> &[u8] {
         &self.info_bytes
+    }
+
+    /// Bytes `from..to` of the info dictionary as a shared slice (no copy:
+    /// every peer fetching metadata is handed a view of the same buffer).
+    /// `None` when the range is not inside it.
+    pub fn info_slice(&self, from: usize, to: usize) -> Option<Bytes> {
+        (from <= to && to <= self.info_bytes.len()).then(|| self.info_bytes.slice(from..to))
     }
 
     /// Size of the info dictionary (BEP 9 `metadata_size`).

@@ -42,33 +42,50 @@ pub enum SessionError {
     /// No complete handshake within `SessionConfig::handshake_timeout`.
     #[error("no handshake from the peer within {0:?} (SessionConfig::handshake_timeout)")]
     HandshakeTimeout(Duration),
+    /// A message longer than `SLOW_FRAME_MIN` was still incomplete
+    /// `SessionConfig::slow_frame_timeout` after it began (a peer that
+    /// dribbles a large message in to hold our memory).
+    #[error(
+        "a {len}-byte message was still incomplete after {waited:?} \
+         (SessionConfig::slow_frame_timeout)"
+    )]
+    SlowFrame {
+        /// The message's length, prefix included.
+        len: usize,
+        /// How long it had been arriving.
+        waited: Duration,
+    },
     /// Nothing arrived from the peer within `SessionConfig::idle_timeout`.
     #[error("nothing received from the peer for {0:?} (SessionConfig::idle_timeout)")]
     IdleTimeout(Duration),
-    /// The peer stopped reading: bytes handed out were not confirmed sent
-    /// within `SessionConfig::send_stall_timeout`.
+    /// The peer stopped reading: it took no bytes for
+    /// `SessionConfig::send_stall_timeout` while bytes for it waited (in
+    /// the runtime, or unacknowledged in its socket).
     #[error(
-        "the peer stopped reading: {pending} bytes not sent for {stalled:?} \
+        "the peer stopped reading: {pending} bytes for it not taken for {stalled:?} \
          (SessionConfig::send_stall_timeout)"
     )]
     SendStalled {
-        /// How long no progress was reported.
+        /// How long no progress was seen.
         stalled: Duration,
-        /// Bytes handed out but not confirmed.
+        /// Bytes waiting: handed out and not written, or in the socket.
         pending: u64,
     },
-    /// The control messages waiting for the socket grew past
-    /// `SessionConfig::max_pending_control` (the peer makes us answer but
-    /// does not read).
+    /// A message for the peer did not fit its byte budget
+    /// (`SessionConfig::peer_budget`): the peer makes us answer, or queue,
+    /// more than it takes from the socket.
     #[error(
-        "{pending} bytes of control messages wait for a peer that does not read \
-         (limit {max}, SessionConfig::max_pending_control)"
+        "a {needed}-byte message does not fit the peer's byte budget: {held} of {budget} bytes \
+         already held or owed for a peer that does not read (SessionConfig::peer_budget)"
     )]
-    ControlBacklog {
-        /// Bytes waiting.
-        pending: usize,
-        /// The limit.
-        max: usize,
+    OverBudget {
+        /// Bytes the message needed.
+        needed: usize,
+        /// Bytes already held for the peer (queued output, promised answers,
+        /// queued requests).
+        held: usize,
+        /// The budget.
+        budget: usize,
     },
     /// The peer's BEP 10 handshake is not a bencoded dictionary.
     #[error("bad extended handshake: {0}")]
@@ -125,6 +142,19 @@ pub enum SessionError {
         /// Requests refused since the last block sent.
         refused: u32,
     },
+    /// A peer without the Fast extension asked for (or had queued) a piece
+    /// that cannot be served any more (its file changed, or it failed a
+    /// check). Such a peer cannot be refused one request, and waiting
+    /// for a block that will never come stalls it, so it is closed: when it
+    /// reconnects it gets a bitfield without that piece.
+    #[error(
+        "piece {piece} cannot be served now and the peer has no Fast extension to be told so: \
+         closed, so that it reconnects with a fresh bitfield"
+    )]
+    PieceUnavailable {
+        /// The piece.
+        piece: u32,
+    },
     /// The peer sent a block; a seed never requests any.
     #[error("peer sent an unrequested block (piece {index}, offset {begin}); seeds never request")]
     UnrequestedPiece {
@@ -148,6 +178,7 @@ impl SessionError {
                 | SessionError::HandshakeTimeout(_)
                 | SessionError::IdleTimeout(_)
                 | SessionError::SendStalled { .. }
+                | SessionError::PieceUnavailable { .. }
         )
     }
 }

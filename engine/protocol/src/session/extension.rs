@@ -9,6 +9,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::answers::{self, ExtRequest};
 use super::config::ext_ids;
 use super::error::SessionError;
 use super::peer::{PeerSession, Phase};
@@ -27,7 +28,7 @@ const MAX_PEX_IN: usize = 200;
 /// are ignored (BEP 11 asks for at most one a minute).
 const MIN_PEX_INTERVAL: Duration = Duration::from_secs(45);
 /// The largest `LT_metadata` block served in one message.
-const MAX_LT_METADATA_REPLY: usize = 256 * 1024;
+pub(crate) const MAX_LT_METADATA_REPLY: usize = 256 * 1024;
 
 impl PeerSession {
     /// Queues our BEP 10 handshake.
@@ -48,7 +49,7 @@ impl PeerSession {
             hs.m.insert(names::UT_PEX.into(), ext_ids::UT_PEX);
         }
         if let Ok(payload) = hs.to_bytes() {
-            self.push(&Message::Extended {
+            self.push_opening(&Message::Extended {
                 id: crate::ext::HANDSHAKE_ID,
                 payload: &payload,
             });
@@ -132,8 +133,10 @@ impl PeerSession {
     }
 
     /// BEP 9: a request is answered with that 16 KiB piece of the info
-    /// dictionary, or a reject when it is out of range. Requires the peer
-    /// to have told us its id for `ut_metadata`.
+    /// dictionary (built when the socket has room, as a shared slice), or
+    /// a reject when it is out of range or its answer does not fit the
+    /// peer's byte budget. Requires the peer to have told us its id for
+    /// `ut_metadata`.
     fn on_ut_metadata(&mut self, msg: UtMetadata<'_>, ctx: &TorrentContext) {
         let UtMetadata::Request { piece } = msg else {
             return; // data and rejects: we never ask.
@@ -141,29 +144,28 @@ impl PeerSession {
         let Some(id) = self.ext.ut_metadata else {
             return;
         };
-        let info = ctx.info_bytes();
-        let start = (piece as usize).checked_mul(METADATA_PIECE_SIZE);
-        let data = start.and_then(|s| {
-            let end = s.checked_add(METADATA_PIECE_SIZE)?.min(info.len());
-            (s < info.len()).then(|| info.get(s..end)).flatten()
+        let len = ctx.info_bytes().len();
+        let data = (piece as usize)
+            .checked_mul(METADATA_PIECE_SIZE)
+            .filter(|start| *start < len)
+            .map(|start| (len - start).min(METADATA_PIECE_SIZE));
+        let accepted = data.is_some_and(|data| {
+            let cost = answers::UT_METADATA_OVERHEAD + data;
+            self.defer_answer(ExtRequest::UtMetadata { id, piece }, cost)
         });
-        let reply = match data {
-            Some(data) => UtMetadata::Data {
-                piece,
-                total_size: ctx.metadata_size(),
-                data,
-            },
-            None => UtMetadata::Reject { piece },
-        };
-        if let Ok(payload) = reply.to_vec() {
-            self.push(&Message::Extended {
-                id,
-                payload: &payload,
-            });
+        if !accepted {
+            if let Ok(payload) = (UtMetadata::Reject { piece }).to_vec() {
+                self.push(&Message::Extended {
+                    id,
+                    payload: &payload,
+                });
+            }
         }
     }
 
-    /// libtorrent's `LT_metadata`: the range is in 256ths of the size.
+    /// libtorrent's `LT_metadata`: the range is in 256ths of the size. At
+    /// most [`MAX_LT_METADATA_REPLY`] bytes are answered, as a shared slice
+    /// when the socket has room; anything else is `don't have`.
     fn on_lt_metadata(&mut self, msg: LtMetadata<'_>, ctx: &TorrentContext) {
         let LtMetadata::Request { start, size } = msg else {
             return;
@@ -171,31 +173,26 @@ impl PeerSession {
         let Some(id) = self.ext.lt_metadata else {
             return;
         };
-        let info = ctx.info_bytes();
-        let total = info.len() as u64;
+        let total = ctx.info_bytes().len() as u64;
         let (start, size) = (u64::from(start), u64::from(size));
         let range = (start + size <= 256)
             .then(|| {
                 let from = usize::try_from(start * total / 256).ok()?;
                 let to = usize::try_from((start + size) * total / 256).ok()?;
-                (to - from <= MAX_LT_METADATA_REPLY)
-                    .then(|| info.get(from..to).map(|d| (from, d)))
-                    .flatten()
+                (to - from <= MAX_LT_METADATA_REPLY).then_some((from, to))
             })
             .flatten();
-        let reply = match range {
-            Some((from, data)) => LtMetadata::Metadata {
-                total_size: ctx.metadata_size(),
-                offset: u32::try_from(from).unwrap_or(u32::MAX),
-                data,
-            },
-            None => LtMetadata::DontHave,
-        };
-        if let Ok(payload) = reply.to_vec() {
-            self.push(&Message::Extended {
-                id,
-                payload: &payload,
-            });
+        let accepted = range.is_some_and(|(from, to)| {
+            let cost = answers::LT_METADATA_OVERHEAD + (to - from);
+            self.defer_answer(ExtRequest::LtMetadata { id, from, to }, cost)
+        });
+        if !accepted {
+            if let Ok(payload) = LtMetadata::DontHave.to_vec() {
+                self.push(&Message::Extended {
+                    id,
+                    payload: &payload,
+                });
+            }
         }
     }
 

@@ -2,6 +2,10 @@
 //! uncle hashes of a proof (via `seedcore_hash::merkle::MerkleTree`), or with
 //! `hash reject`.
 //!
+//! Requests are checked and counted against the peer's byte budget when
+//! they arrive (`input.rs`); the answer is computed here only when the
+//! socket has room for it (`answers.rs`).
+//!
 //! A seed knows every file's tree from its piece layer up, so requests at or
 //! above the piece layer are answered from memory. Requests below it (leaf
 //! hashes) would need the data hashed on demand; they are rejected, which
@@ -19,7 +23,8 @@ pub(crate) const MAX_HASHES_ANSWERED: u32 = 512;
 
 /// The encoded `hashes` or `hash reject` answering `req`.
 pub(crate) fn answer_hash_request(ctx: &TorrentContext, req: &HashRequest) -> Vec<u8> {
-    let hashes = (req.length <= MAX_HASHES_ANSWERED)
+    // BEP 52: `length` is a power of two (and we answer at most 512).
+    let hashes = (req.length.is_power_of_two() && req.length <= MAX_HASHES_ANSWERED)
         .then(|| ctx.v2_file(&req.pieces_root))
         .flatten()
         .and_then(|file| {

@@ -6,12 +6,15 @@
 use std::net::IpAddr;
 use std::time::Instant;
 
+use super::answers::ExtRequest;
 use super::error::SessionError;
 use super::fast::allowed_fast_set;
-use super::hashes::answer_hash_request;
+use super::hashes::MAX_HASHES_ANSWERED;
 use super::peer::{PeerSession, Phase};
-use super::{SessionEvent, Swarm, TorrentContext};
-use crate::wire::{decode, BlockRequest, Decoded, HandshakePrefix, Message, HANDSHAKE_PREFIX_LEN};
+use super::{SessionEvent, Swarm, TorrentContext, QUEUED_REQUEST_COST};
+use crate::wire::{
+    decode, BlockRequest, Decoded, HandshakePrefix, HashRequest, Message, HANDSHAKE_PREFIX_LEN,
+};
 
 /// Length of the peer id that completes a handshake.
 const PEER_ID_LEN: usize = 20;
@@ -20,8 +23,11 @@ impl PeerSession {
     /// Feeds bytes received from the peer. `data` is everything received
     /// and not yet consumed (the runtime appends new bytes to what the last
     /// call left). Returns how many bytes from the front of `data` were
-    /// used; keep the rest for the next call (it is always a partial
-    /// message, shorter than [`PeerSession::max_frame`]).
+    /// used; keep the rest for the next call: a partial message, shorter
+    /// than [`PeerSession::max_frame`], or, once
+    /// [`PeerSession::wants_input`] turned `false`, whole messages the
+    /// session will take when it turns `true` again (read nothing more from
+    /// the socket meanwhile).
     ///
     /// An error closes the session (also reported as
     /// [`SessionEvent::Closed`]): drop the connection. In particular an
@@ -36,22 +42,19 @@ impl PeerSession {
         if let Some(e) = &self.closed {
             return Err(e.clone());
         }
-        if !data.is_empty() {
-            self.last_recv = now;
-        }
         let mut used = 0usize;
         let result = self.consume(now, data, &mut used, swarm);
+        if used > 0 {
+            self.last_recv = now;
+        }
         self.received = self.received.saturating_add(used as u64);
         match result {
-            Ok(()) => {
-                if self.control.len() > self.config.max_pending_control {
-                    return Err(self.close(SessionError::ControlBacklog {
-                        pending: self.control.len(),
-                        max: self.config.max_pending_control,
-                    }));
-                }
-                Ok(used)
-            }
+            // A message that did not fit the byte budget closed the session
+            // on the way (`push`): report it like any other error.
+            Ok(()) => match &self.closed {
+                Some(e) => Err(e.clone()),
+                None => Ok(used),
+            },
             Err(e) => Err(self.close(e)),
         }
     }
@@ -150,13 +153,13 @@ impl PeerSession {
         let count = ctx.piece_count();
         let have = swarm.have_count(torrent).min(count);
         if fast && have == count && count > 0 {
-            self.push(&Message::HaveAll);
+            self.push_opening(&Message::HaveAll);
         } else if fast && have == 0 {
-            self.push(&Message::HaveNone);
+            self.push_opening(&Message::HaveNone);
         } else if have > 0 {
             let mut bits = Vec::with_capacity(count.div_ceil(8) as usize);
             swarm.write_bitfield(torrent, count, &mut bits);
-            self.push(&Message::Bitfield(&bits));
+            self.push_opening(&Message::Bitfield(&bits));
         }
         if self.peer_reserved.extension_protocol() {
             self.send_extended_handshake(ctx);
@@ -167,18 +170,18 @@ impl PeerSession {
                 for piece in set {
                     if swarm.has_piece(torrent, piece) {
                         self.allowed_fast.push(piece);
-                        self.push(&Message::AllowedFast { index: piece });
+                        self.push_opening(&Message::AllowedFast { index: piece });
                     }
                 }
             }
         }
         if let Some(port) = self.config.dht_port {
             if self.our_reserved.dht() && self.peer_reserved.dht() {
-                self.push(&Message::Port(port));
+                self.push_opening(&Message::Port(port));
             }
         }
         if !self.am_choking {
-            self.push(&Message::Unchoke);
+            self.push_opening(&Message::Unchoke);
         }
     }
 
@@ -195,10 +198,28 @@ impl PeerSession {
             if self.phase == Phase::Closed {
                 return Ok(());
             }
-            let rest = data.get(*used..).unwrap_or_default();
-            let Decoded::Message { msg, consumed } = decode(rest, &limits)? else {
+            if !self.wants_input() {
+                if !self.input_paused {
+                    self.input_paused = true;
+                    self.input_pauses = self.input_pauses.saturating_add(1);
+                }
                 return Ok(());
+            }
+            self.input_paused = false;
+            let rest = data.get(*used..).unwrap_or_default();
+            let (msg, consumed) = match decode(rest, &limits)? {
+                Decoded::Message { msg, consumed } => (msg, consumed),
+                Decoded::NeedMore { needed } => {
+                    // A large message still arriving: it has
+                    // `slow_frame_timeout` from its first byte to complete.
+                    let len = rest.len().saturating_add(needed);
+                    if len > super::SLOW_FRAME_MIN && self.partial.is_none() {
+                        self.partial = Some((now, len));
+                    }
+                    return Ok(());
+                }
             };
+            self.partial = None;
             *used += consumed;
             self.message(now, msg, ctx, swarm)?;
         }
@@ -261,7 +282,9 @@ impl PeerSession {
                 return Err(SessionError::UnrequestedPiece { index, begin });
             }
             Message::Port(port) => {
-                if port != 0 {
+                // Only where we run a DHT for this torrent: never for a
+                // private torrent (BEP 27: nothing of it touches the DHT).
+                if port != 0 && self.our_reserved.dht() && !self.private {
                     self.event(SessionEvent::DhtPort(port));
                 }
             }
@@ -277,10 +300,7 @@ impl PeerSession {
                 }
                 self.on_extended(now, id, payload, ctx)?;
             }
-            Message::HashRequest(req) => {
-                let reply = answer_hash_request(ctx, &req);
-                self.control.extend_from_slice(&reply);
-            }
+            Message::HashRequest(req) => self.on_hash_request(req, ctx),
             Message::Hashes { .. }
             | Message::HashReject(_)
             | Message::AzureusExtendedList(_)
@@ -297,27 +317,45 @@ impl PeerSession {
         swarm: &S,
     ) -> Result<(), SessionError> {
         self.requests_total = self.requests_total.saturating_add(1);
+        let fast = self.fast();
         let block = match ctx.geometry().block(req.index, req.begin, req.length) {
             Ok(b) => b,
-            Err(e) if !self.fast() => return Err(SessionError::InvalidRequest(e)),
+            Err(e) if !fast => return Err(SessionError::InvalidRequest(e)),
             Err(_) => return self.refuse(req),
         };
         let Some(torrent) = self.torrent else {
             return Ok(());
         };
-        let servable = swarm.has_piece(torrent, req.index);
         let allowed = !self.am_choking || self.allowed_fast.contains(&req.index);
-        let room = self.queue.len() < self.config.reqq as usize;
-        if servable && allowed && room {
-            self.queue.push_back(block);
-            Ok(())
-        } else {
-            self.refuse(req)
+        if !allowed {
+            // Rejected (Fast) or ignored: a peer we choke knows that its
+            // requests are discarded (BEP 3).
+            return self.refuse(req);
         }
+        let servable = swarm.has_piece(torrent, req.index);
+        let fits = self.fits_accepted(QUEUED_REQUEST_COST);
+        if fast {
+            if servable && fits && self.queue.len() < self.config.reqq as usize {
+                self.queue.push_back(block);
+                return Ok(());
+            }
+            return self.refuse(req);
+        }
+        if !servable {
+            // No reject exists without Fast, and waiting for a block that
+            // never comes stalls the peer.
+            return Err(SessionError::PieceUnavailable { piece: req.index });
+        }
+        // No `reqq` bound: peers without Fast may ignore it (rtorrent sizes
+        // its pipeline by its rate). The queue is bounded by the byte budget
+        // through `wants_input`: past it, requests wait unread in the socket.
+        self.queue.push_back(block);
+        Ok(())
     }
 
-    /// A request that will not be served: rejected for Fast peers, dropped
-    /// for the others; either way counted towards the flood bound.
+    /// A request that will not be served: rejected for Fast peers, ignored
+    /// for the others (only while we choke them, see `on_request`); either
+    /// way counted towards the flood bound.
     pub(crate) fn refuse(&mut self, req: BlockRequest) -> Result<(), SessionError> {
         self.reject(req);
         self.refused_total = self.refused_total.saturating_add(1);
@@ -328,6 +366,27 @@ impl PeerSession {
             });
         }
         Ok(())
+    }
+
+    /// BEP 52 `hash request`: checked at once against what is cheap to
+    /// know (a file of this torrent, `length` a power of two of at most
+    /// [`MAX_HASHES_ANSWERED`]), then answered when the socket has room,
+    /// if the answer fits the byte budget; otherwise `hash reject`.
+    fn on_hash_request(&mut self, req: HashRequest, ctx: &TorrentContext) {
+        let valid = req.length.is_power_of_two()
+            && req.length <= MAX_HASHES_ANSWERED
+            && ctx.v2_file(&req.pieces_root).is_some();
+        if !valid {
+            self.push(&Message::HashReject(req));
+            return;
+        }
+        let hashes = u64::from(req.length) + u64::from(req.proof_layers.min(64));
+        let cost = usize::try_from(hashes * crate::wire::HASH_LEN as u64)
+            .unwrap_or(usize::MAX)
+            .saturating_add(5 + crate::wire::HASH_REQUEST_LEN);
+        if !self.defer_answer(ExtRequest::Hashes(req), cost) {
+            self.push(&Message::HashReject(req));
+        }
     }
 
     /// Sends `reject request` to Fast peers (nothing to the others).

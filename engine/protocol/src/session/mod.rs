@@ -8,8 +8,10 @@
 //!
 //! ```text
 //!   bytes from the socket ──► handle_input(now, buf, swarm) ─► Ok(consumed) / Err(close)
-//!   socket writable ────────► poll_transmit(now, swarm)     ─► Transmit::Bytes | Transmit::Block
+//!   read more? ─────────────► wants_input()                 ─► false: leave the socket unread
+//!   socket writable ────────► poll_transmit(now, swarm)     ─► Transmit::Bytes{head, body} | Transmit::Block
 //!   bytes really written ───► on_sent(now, n)
+//!   socket drained / timer ─► on_socket_progress(now, {acked, queued})
 //!   timer ──────────────────► poll_timeout() / handle_timeout(now)
 //!   anything to report? ────► poll_event()                  ─► SessionEvent
 //!   choker decided ─────────► set_choked(now, bool)
@@ -28,20 +30,34 @@
 //! Blocks are handed out as a 13-byte header plus a [`BlockRef`]; the runtime
 //! writes the header and then the bytes straight from its mmap (zero copy).
 //!
-//! # Why availability comes through [`Swarm`]
+//! # Why answers are bounded before they are built
 //!
-//! What does not change while seeding (hashes, geometry, the info
-//! dictionary, BEP 52 trees) lives in an immutable [`TorrentContext`] that
-//! all shards share through an `Arc`. Which pieces can be served *does*
-//! change (a file was truncated, a piece failed a re-check), so the session
-//! asks the runtime's [`Swarm`] at the moment it decides, instead of keeping
-//! a copy that could go stale.
+//! Some requests cost a peer a few bytes and us many: a metadata piece, a
+//! BEP 52 hash proof, even a `reject`. Each peer has a byte budget
+//! ([`SessionConfig::peer_budget`]) that counts everything the session
+//! holds or owes for it: encoded messages not yet handed out, extension
+//! answers accepted but not built yet, queued block requests. Every
+//! message is checked against what is left *before* it is encoded; an
+//! answer that does not fit is refused, and a peer whose refusals do not
+//! fit either is closed ([`SessionError::OverBudget`]). Extension answers
+//! are built only when the runtime asks for output (its socket has room),
+//! and metadata pieces are shared slices of the info dictionary
+//! ([`Transmit::Bytes`]'s `body`), so a burst of requests costs a queue
+//! entry each, not a copy each.
 //!
-//! # Misbehaviour
+//! # What a peer that asks for too much gets
 //!
-//! Everything a peer sends is bounded and validated; anything wrong is a
-//! [`SessionError`] that closes this one connection. Nothing here panics on
-//! peer input, and every queue has a documented bound.
+//! Every block request gets a block, or a `reject request` (Fast peers, BEP
+//! 6). Fast peers are told `reqq` and get rejects past it. A peer without
+//! Fast cannot be refused one request, and some (rtorrent) ignore `reqq`
+//! and keep a pipeline proportional to their rate, tens of thousands on a
+//! fast link; so its queue may grow as far as its byte budget holds, and
+//! past that the session stops taking its input
+//! ([`PeerSession::wants_input`]): its further requests wait in the socket
+//! until the queue drains. Nothing is dropped; a request it made for a
+//! piece that can no longer be served closes it
+//! ([`SessionError::PieceUnavailable`]) so that it reconnects with a fresh
+//! bitfield rather than wait forever.
 //!
 //! # Example
 //!
@@ -80,8 +96,8 @@
 //! assert_eq!(s.handle_input(now, &input, &swarm)?, input.len());
 //!
 //! // Out come our handshake and opening messages, then the block.
-//! let Some(Transmit::Bytes(control)) = s.poll_transmit(now, &swarm) else { panic!() };
-//! assert_eq!(Handshake::decode(&control)?.map(|h| h.info_hash), Some(meta.info_hashes.wire_hash()));
+//! let Some(Transmit::Bytes { head, .. }) = s.poll_transmit(now, &swarm) else { panic!() };
+//! assert_eq!(Handshake::decode(&head)?.map(|h| h.info_hash), Some(meta.info_hashes.wire_hash()));
 //! let Some(Transmit::Block { block, .. }) = s.poll_transmit(now, &swarm) else { panic!() };
 //! assert_eq!((block.offset(), block.length()), (0, 5));
 //! assert!(matches!(s.poll_event(), Some(SessionEvent::HandshakeDone { .. })));
@@ -91,6 +107,7 @@
 //! The choking policy is not part of the session: [`choke::Choker`] is a
 //! pure per-shard function over all sessions' [`PeerStats`].
 
+mod answers;
 pub mod choke;
 mod config;
 mod context;
@@ -103,6 +120,9 @@ mod peer;
 mod pieces;
 mod stats;
 
+/// The shared byte buffer of [`Transmit::Bytes`] (re-exported so runtimes
+/// need not name the `bytes` crate).
+pub use bytes::Bytes;
 pub use config::{ext_ids, SessionConfig, PEER_ID_PREFIX};
 pub use context::{ContextError, TorrentContext, V2File};
 pub use error::SessionError;
@@ -166,12 +186,32 @@ pub trait Swarm {
     }
 }
 
+/// What one queued block request costs against the peer's byte budget
+/// ([`SessionConfig::peer_budget`]): its size in memory. The block itself
+/// is read only when the socket has room, so it costs nothing before that.
+pub const QUEUED_REQUEST_COST: usize = std::mem::size_of::<BlockRef>();
+
+/// Messages longer than this (length prefix included) must arrive whole
+/// within `SessionConfig::slow_frame_timeout` of their first byte. Every
+/// message a seed needs to read quickly is shorter: requests, cancels,
+/// haves, the extended handshake, most bitfields.
+pub const SLOW_FRAME_MIN: usize = 1024;
+
 /// Something for the runtime to write to the socket, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Transmit {
-    /// Encoded control messages (handshake, have/bitfield, choke, rejects,
-    /// extension messages, keep-alives...), possibly several coalesced.
-    Bytes(Vec<u8>),
+    /// Encoded messages: write `head`, then `body`. `head` holds control
+    /// messages (handshake, have/bitfield, choke, rejects, extension
+    /// messages, keep-alives...), possibly several coalesced, or the
+    /// header of one extension answer; `body` is empty, or the rest of that
+    /// answer as a shared slice of an immutable buffer (a piece of the info
+    /// dictionary), which the runtime writes as it is, without copying it.
+    Bytes {
+        /// Encoded bytes, written first.
+        head: Bytes,
+        /// A shared slice written right after `head` (often empty).
+        body: Bytes,
+    },
     /// A `piece` message: write `header` (length prefix, id 7, index, begin)
     /// and then the `block.length()` bytes at `block.offset()` of the
     /// torrent's piece space, read straight from storage.
@@ -187,7 +227,7 @@ impl Transmit {
     /// Bytes this transmit puts on the wire (header and body for a block).
     pub fn len(&self) -> usize {
         match self {
-            Transmit::Bytes(b) => b.len(),
+            Transmit::Bytes { head, body } => head.len() + body.len(),
             Transmit::Block { block, .. } => PIECE_HEADER_LEN + block.length() as usize,
         }
     }
@@ -196,6 +236,26 @@ impl Transmit {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Encoded bytes only (`head` then `body`); `None` for a block.
+    pub fn slices(&self) -> Option<[&[u8]; 2]> {
+        match self {
+            Transmit::Bytes { head, body } => Some([head, body]),
+            Transmit::Block { .. } => None,
+        }
+    }
+}
+
+/// What a runtime's socket says about the bytes written to it, for the
+/// stalled-peer check ([`PeerSession::on_socket_progress`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SocketProgress {
+    /// Bytes the peer acknowledged, ever (`TCP_INFO`'s `tcpi_bytes_acked`):
+    /// when it grows, the peer took bytes.
+    pub acked: u64,
+    /// Bytes written and not yet acknowledged, sent or not (`SIOCOUTQ`):
+    /// what the peer has still to take.
+    pub queued: u64,
 }
 
 /// Peers learned from a `ut_pex` message, for the runtime's peer lists.

@@ -6,11 +6,15 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::answers::PendingAnswer;
 use super::config::SessionConfig;
 use super::error::SessionError;
 use super::pieces::PeerPieces;
 use super::stats::{PeerStats, RateMeter};
-use super::{PexEntry, SessionEvent, Swarm, TorrentContext, TorrentId, Transmit};
+use super::{
+    Bytes, PexEntry, SessionEvent, SocketProgress, Swarm, TorrentContext, TorrentId, Transmit,
+    QUEUED_REQUEST_COST,
+};
 use crate::geometry::BlockRef;
 use crate::wire::{piece_header, BlockRequest, Handshake, Limits, Message, Reserved};
 
@@ -81,14 +85,32 @@ pub struct PeerSession {
     pub(crate) refused: u32,
     pub(crate) requests_total: u64,
     pub(crate) refused_total: u64,
+    /// Input is paused: a peer without Fast filled the queue its budget
+    /// holds (see [`PeerSession::wants_input`]).
+    pub(crate) input_paused: bool,
+    /// Times input was paused so.
+    pub(crate) input_pauses: u64,
 
+    /// Encoded messages not handed out yet (coalesced).
     pub(crate) control: Vec<u8>,
+    /// Extension answers accepted and not built yet, oldest first.
+    pub(crate) answers: VecDeque<PendingAnswer>,
+    /// Sum of the wire sizes of `answers` (counted in the byte budget).
+    pub(crate) promised: usize,
     pub(crate) events: VecDeque<SessionEvent>,
 
     pub(crate) created: Instant,
+    /// How long the handshake may take (`SessionConfig::handshake_timeout`
+    /// unless the runtime shortened it: a crowded node).
+    pub(crate) handshake_timeout: std::time::Duration,
     pub(crate) last_recv: Instant,
+    /// A large message still incomplete: when it began, and its length.
+    pub(crate) partial: Option<(Instant, usize)>,
     pub(crate) next_keepalive: Instant,
     pub(crate) unconfirmed: u64,
+    /// The socket's state at the last report
+    /// ([`PeerSession::on_socket_progress`]), once the runtime reports it.
+    pub(crate) socket: Option<SocketProgress>,
     pub(crate) last_progress: Instant,
 
     pub(crate) uploaded: u64,
@@ -106,6 +128,7 @@ impl PeerSession {
         outbound: bool,
     ) -> Self {
         let next_keepalive = now + config.keepalive_interval;
+        let config_handshake = config.handshake_timeout;
         PeerSession {
             config,
             peer_addr,
@@ -133,12 +156,19 @@ impl PeerSession {
             refused: 0,
             requests_total: 0,
             refused_total: 0,
+            input_paused: false,
+            input_pauses: 0,
             control: Vec::new(),
+            answers: VecDeque::new(),
+            promised: 0,
             events: VecDeque::new(),
             created: now,
+            handshake_timeout: config_handshake,
             last_recv: now,
+            partial: None,
             next_keepalive,
             unconfirmed: 0,
+            socket: None,
             last_progress: now,
             uploaded: 0,
             uploaded_since_unchoke: 0,
@@ -203,9 +233,67 @@ impl PeerSession {
         hs.encode(&mut self.control);
     }
 
-    /// Appends one message to the control buffer.
+    /// Bytes this peer makes the session hold or owe ahead of its socket,
+    /// counted against [`SessionConfig::peer_budget`]: encoded messages not
+    /// handed out yet, extension answers accepted but not built, and
+    /// queued block requests ([`QUEUED_REQUEST_COST`] each).
+    pub fn held_bytes(&self) -> usize {
+        self.control
+            .len()
+            .saturating_add(self.promised)
+            .saturating_add(self.queue.len().saturating_mul(QUEUED_REQUEST_COST))
+    }
+
+    /// Whether `bytes` more fit the peer's byte budget.
+    pub(crate) fn fits(&self, bytes: usize) -> bool {
+        self.held_bytes().saturating_add(bytes) <= self.config.peer_budget
+    }
+
+    /// Whether something the peer asked for (a queued request, an
+    /// extension answer) may take `bytes` more. Only half of the budget
+    /// goes to accepted requests: the rest keeps room for refusals, so
+    /// that a peer asking for too much gets rejects first and is closed
+    /// only when even those do not fit.
+    pub(crate) fn fits_accepted(&self, bytes: usize) -> bool {
+        self.held_bytes().saturating_add(bytes) <= self.config.peer_budget / 2
+    }
+
+    /// Appends one message to the control buffer if it fits the peer's
+    /// byte budget; if it does not, the session closes
+    /// ([`SessionError::OverBudget`]) and nothing is encoded.
     pub(crate) fn push(&mut self, msg: &Message<'_>) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        let needed = msg.encoded_len();
+        if !self.fits(needed) {
+            let held = self.held_bytes();
+            self.close(SessionError::OverBudget {
+                needed,
+                held,
+                budget: self.config.peer_budget,
+            });
+            return;
+        }
+        // Grow the buffer by doubling, but never past the budget: its
+        // capacity, not only its length, is what the peer holds.
+        let want = self.control.len() + needed;
+        if want > self.control.capacity() {
+            let target = (self.control.capacity() * 2)
+                .max(64)
+                .min(self.config.peer_budget)
+                .max(want);
+            self.control.reserve_exact(target - self.control.len());
+        }
         // Only messages this module builds are encoded: each fits a frame.
+        let _ = msg.encode(&mut self.control);
+    }
+
+    /// Appends one message of the opening (bitfield, extended handshake,
+    /// allowed-fast set) without the budget check: they are sent once per
+    /// connection, whatever the peer does, and a large torrent's bitfield
+    /// may alone exceed a small budget.
+    pub(crate) fn push_opening(&mut self, msg: &Message<'_>) {
         let _ = msg.encode(&mut self.control);
     }
 
@@ -218,19 +306,34 @@ impl PeerSession {
             return first.clone();
         }
         self.phase = Phase::Closed;
-        self.queue.clear();
+        self.queue = VecDeque::new();
         self.control = Vec::new();
+        self.answers = VecDeque::new();
+        self.promised = 0;
         self.closed = Some(reason.clone());
         self.events.push_back(SessionEvent::Closed(reason.clone()));
         reason
     }
 
+    /// The control buffer as one transmit (the buffer is handed over, not
+    /// copied).
+    fn take_control(&mut self, now: Instant) -> Transmit {
+        let bytes = std::mem::take(&mut self.control);
+        self.handed_out(now, bytes.len() as u64);
+        Transmit::Bytes {
+            head: Bytes::from(bytes),
+            body: Bytes::new(),
+        }
+    }
+
     /// The next thing to write, or `None` when there is nothing to send
     /// now. Call it whenever the socket has room, repeatedly (several
     /// transmits can be written with one vectored send). Control messages
-    /// come first (coalesced in one [`Transmit::Bytes`]), then blocks in
-    /// request order. A queued block whose piece is no longer available
-    /// ([`Swarm::has_piece`]) is rejected (Fast peers) or dropped instead.
+    /// come first (coalesced in one [`Transmit::Bytes`]), then extension
+    /// answers (built now, one per call), then blocks in request order. A
+    /// queued block whose piece is no longer available is rejected (Fast
+    /// peers) or, for other peers, the queue is discarded with `choke` +
+    /// `unchoke` so that the peer asks again.
     pub fn poll_transmit<S: Swarm + ?Sized>(
         &mut self,
         now: Instant,
@@ -240,19 +343,27 @@ impl PeerSession {
             return None;
         }
         if !self.control.is_empty() {
-            let bytes = std::mem::take(&mut self.control);
-            self.handed_out(now, bytes.len() as u64);
-            return Some(Transmit::Bytes(bytes));
+            return Some(self.take_control(now));
         }
         let torrent = self.torrent?;
+        if !self.answers.is_empty() {
+            if let Some(ctx) = swarm.torrent(torrent) {
+                if let Some(t) = self.next_answer(ctx) {
+                    self.handed_out(now, t.len() as u64);
+                    return Some(t);
+                }
+            }
+        }
         while let Some(block) = self.queue.pop_front() {
             let piece = block.piece().get();
             if !swarm.has_piece(torrent, piece) {
+                if !self.fast() {
+                    self.close(SessionError::PieceUnavailable { piece });
+                    return None;
+                }
                 self.reject(block_request(&block));
                 if !self.control.is_empty() {
-                    let bytes = std::mem::take(&mut self.control);
-                    self.handed_out(now, bytes.len() as u64);
-                    return Some(Transmit::Bytes(bytes));
+                    return Some(self.take_control(now));
                 }
                 continue;
             }
@@ -269,14 +380,42 @@ impl PeerSession {
         None
     }
 
+    /// Frees the memory of empty queues, so that an idle peer holds none.
+    /// Call it when the connection goes idle (nothing to read or write),
+    /// not after every transmit: a busy peer's queue empties and refills
+    /// many times a second.
+    pub fn shrink(&mut self) {
+        if self.queue.is_empty() && self.queue.capacity() > 0 {
+            self.queue = VecDeque::new();
+        }
+        if self.control.is_empty() && self.control.capacity() > 0 {
+            self.control = Vec::new();
+        }
+    }
+
+    /// Whether the session takes more input now. `false` while a peer
+    /// without the Fast extension has queued as many requests as its byte
+    /// budget holds: such a peer cannot be refused a request (there is no
+    /// reject), and some (rtorrent) keep far more out than `reqq`, so its
+    /// further requests wait, unread, in the socket (the kernel's memory,
+    /// bounded by the TCP window) until the queue drains; none is dropped.
+    /// [`PeerSession::handle_input`] then leaves whole messages unconsumed:
+    /// the runtime keeps them, reads nothing more from the socket, and
+    /// feeds them again once this is `true`.
+    pub fn wants_input(&self) -> bool {
+        self.phase != Phase::Closed && (self.fast() || self.fits_accepted(QUEUED_REQUEST_COST))
+    }
+
     /// Whether [`PeerSession::poll_transmit`] would return something (a
     /// cheap check for "register interest in writability").
     pub fn has_transmit(&self) -> bool {
-        self.phase != Phase::Closed && (!self.control.is_empty() || !self.queue.is_empty())
+        self.phase != Phase::Closed
+            && (!self.control.is_empty() || !self.answers.is_empty() || !self.queue.is_empty())
     }
 
     fn handed_out(&mut self, now: Instant, bytes: u64) {
-        if self.unconfirmed == 0 {
+        if !self.owed() {
+            // A new wait for the peer starts now.
             self.last_progress = now;
         }
         self.unconfirmed = self.unconfirmed.saturating_add(bytes);
@@ -284,14 +423,55 @@ impl PeerSession {
     }
 
     /// Reports that `bytes` bytes of what [`PeerSession::poll_transmit`]
-    /// handed out were written to the socket. Feeds the upload rate and the
-    /// stalled-send check (`SessionConfig::send_stall_timeout`).
+    /// handed out were written to the socket. Feeds the upload rate and,
+    /// for a runtime that does not report [`PeerSession::on_socket_progress`],
+    /// the stalled-peer check (`SessionConfig::send_stall_timeout`).
     pub fn on_sent(&mut self, now: Instant, bytes: usize) {
         let bytes = bytes as u64;
         self.unconfirmed = self.unconfirmed.saturating_sub(bytes);
         self.sent = self.sent.saturating_add(bytes);
         self.rate.add(now, bytes);
-        self.last_progress = now;
+        if self.socket.is_none() {
+            self.last_progress = now;
+        }
+    }
+
+    /// Reports what the socket says about the bytes written to it
+    /// (`TCP_INFO`, `SIOCOUTQ`). Once a runtime reports this, "the peer
+    /// took bytes" means its acknowledged count grew, not that the kernel
+    /// accepted a write: a peer that does not read stops acknowledging
+    /// when its receive window is full, while the kernel may still accept
+    /// keep-alives and whatever fits its buffers. So "stalled" is: no
+    /// bytes taken for `send_stall_timeout` while bytes for the peer
+    /// waited, in the session, the runtime or the socket. Call it when
+    /// everything handed out has been written (the check is armed while
+    /// the socket holds bytes) and before [`PeerSession::handle_timeout`].
+    pub fn on_socket_progress(&mut self, now: Instant, p: SocketProgress) {
+        let took = self.socket.is_none_or(|last| p.acked > last.acked);
+        if took {
+            self.last_progress = now;
+        }
+        let acked = self.socket.map_or(p.acked, |last| last.acked.max(p.acked));
+        self.socket = Some(SocketProgress {
+            acked,
+            queued: p.queued,
+        });
+    }
+
+    /// Whether the stalled-peer check needs a fresh socket report when the
+    /// runtime has written everything: before the first report, or when
+    /// the last one found the socket empty. While the socket is known to
+    /// hold bytes the check is armed already, and the report before the
+    /// timer is handled is enough: a fast peer costs a `TCP_INFO` per
+    /// `send_stall_timeout`, not per write.
+    pub fn wants_socket_progress(&self) -> bool {
+        self.config.send_stall_timeout.is_some() && self.socket.is_none_or(|s| s.queued == 0)
+    }
+
+    /// Whether the peer owes us progress: bytes for it wait in the runtime
+    /// (handed out, not written) or in its socket.
+    fn owed(&self) -> bool {
+        self.unconfirmed > 0 || self.socket.is_some_and(|s| s.queued > 0)
     }
 
     /// When [`PeerSession::handle_timeout`] must be called next (`None`
@@ -300,25 +480,29 @@ impl PeerSession {
         let c = &self.config;
         let mut t = match self.phase {
             Phase::Closed => return None,
-            Phase::Prefix | Phase::PeerId => self.created + c.handshake_timeout,
+            Phase::Prefix | Phase::PeerId => self.created + self.handshake_timeout,
             Phase::Established => (self.last_recv + c.idle_timeout).min(self.next_keepalive),
         };
-        if let (Some(stall), true) = (c.send_stall_timeout, self.unconfirmed > 0) {
+        if let (Some(stall), true) = (c.send_stall_timeout, self.owed()) {
             t = t.min(self.last_progress + stall);
+        }
+        if let Some((began, _)) = self.partial {
+            t = t.min(began + c.slow_frame_timeout);
         }
         Some(t)
     }
 
     /// Handles whatever timers are due at `now`: the handshake timeout, the
-    /// idle timeout and the stalled-send timeout close the session
+    /// idle timeout, the slow-message timeout and the stalled-peer timeout
+    /// close the session
     /// (reported by [`PeerSession::poll_event`]); a due keep-alive is queued.
     pub fn handle_timeout(&mut self, now: Instant) {
         let c = Arc::clone(&self.config);
         match self.phase {
             Phase::Closed => return,
             Phase::Prefix | Phase::PeerId => {
-                if now >= self.created + c.handshake_timeout {
-                    self.close(SessionError::HandshakeTimeout(c.handshake_timeout));
+                if now >= self.created + self.handshake_timeout {
+                    self.close(SessionError::HandshakeTimeout(self.handshake_timeout));
                     return;
                 }
             }
@@ -329,11 +513,22 @@ impl PeerSession {
                 }
             }
         }
+        if let Some((began, len)) = self.partial {
+            if now >= began + c.slow_frame_timeout {
+                self.close(SessionError::SlowFrame {
+                    len,
+                    waited: now.saturating_duration_since(began),
+                });
+                return;
+            }
+        }
         if let Some(stall) = c.send_stall_timeout {
-            if self.unconfirmed > 0 && now >= self.last_progress + stall {
+            if self.owed() && now >= self.last_progress + stall {
                 self.close(SessionError::SendStalled {
                     stalled: now.saturating_duration_since(self.last_progress),
-                    pending: self.unconfirmed,
+                    pending: self
+                        .unconfirmed
+                        .saturating_add(self.socket.map_or(0, |s| s.queued)),
                 });
                 return;
             }
@@ -393,16 +588,22 @@ impl PeerSession {
     }
 
     /// Tells the peer that `piece` can no longer be served (it failed a
-    /// re-check, its file changed): queued requests for it are dropped
-    /// (rejected for Fast peers) and peers that support `lt_donthave` get
-    /// one. Later requests for it are refused because
+    /// re-check, its file changed): queued requests for it are rejected
+    /// (Fast peers; a peer without Fast that has one queued is closed, see
+    /// [`SessionError::PieceUnavailable`]) and peers that support
+    /// `lt_donthave` get one. Later requests for it are refused because
     /// [`Swarm::has_piece`] says so.
     pub fn piece_lost(&mut self, piece: u32) {
         if self.phase != Phase::Established || piece >= self.piece_count {
             return;
         }
-        let queue = std::mem::take(&mut self.queue);
         let fast = self.fast();
+        if !fast && self.queue.iter().any(|b| b.piece().get() == piece) {
+            // A peer without Fast cannot be told about one request.
+            self.close(SessionError::PieceUnavailable { piece });
+            return;
+        }
+        let queue = std::mem::take(&mut self.queue);
         for block in queue {
             if block.piece().get() != piece {
                 self.queue.push_back(block);
@@ -434,6 +635,15 @@ impl PeerSession {
     /// `ut_pex`, and not when both lists are empty after filtering.
     pub fn send_pex(&mut self, added: &[PexEntry], dropped: &[SocketAddr]) -> bool {
         self.queue_pex(added, dropped)
+    }
+
+    /// Gives the handshake at most `timeout` from the connection's start
+    /// (never more than `SessionConfig::handshake_timeout`): a runtime
+    /// whose node is crowded gives newcomers less time to prove they are
+    /// peers, so that connections that never handshake cannot hold slots
+    /// for long. No effect once the handshake is done.
+    pub fn shorten_handshake(&mut self, timeout: std::time::Duration) {
+        self.handshake_timeout = self.handshake_timeout.min(timeout);
     }
 
     /// Whether the session is closed.
@@ -571,6 +781,8 @@ impl PeerSession {
             queued_requests: u32::try_from(self.queue.len()).unwrap_or(u32::MAX),
             requests: self.requests_total,
             refused_requests: self.refused_total,
+            input_pauses: self.input_pauses,
+            last_received: self.last_recv,
         }
     }
 }

@@ -32,8 +32,14 @@ pub struct PeerStats {
     pub queued_requests: u32,
     /// Block requests received.
     pub requests: u64,
-    /// Block requests refused (rejected or dropped).
+    /// Block requests refused (rejected, or ignored while choked).
     pub refused_requests: u64,
+    /// Times the input of a peer without Fast was paused because its queue
+    /// held as many requests as its byte budget allows
+    /// ([`super::PeerSession::wants_input`]).
+    pub input_pauses: u64,
+    /// When the peer last sent anything (its creation time before that).
+    pub last_received: Instant,
 }
 
 /// Length of one rate window.

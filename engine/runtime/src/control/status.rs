@@ -19,6 +19,8 @@ pub struct ShardStatus {
     pub upload_rate: f64,
     /// Share of one core used since the last report (0..1).
     pub cpu: f64,
+    /// What the shard did against misbehaving peers, since it started.
+    pub guard: crate::guard::GuardCounters,
 }
 
 /// One tracker of a torrent in a status report.
@@ -230,6 +232,7 @@ impl Status {
                     peers: s.connections,
                     upload_rate: sent as f64 / secs,
                     cpu: cpu.as_secs_f64() / secs,
+                    guard: s.guard,
                 }
             })
             .collect();

@@ -43,6 +43,7 @@ use crate::config::SendPath;
 use crate::limits::{LocalBucket, SharedBucket};
 use crate::mailbox::Mailbox;
 use crate::msg::{DialId, FromShard, ShardStats, ToShard};
+use crate::registry::{PeerRegistry, Refusal};
 use crate::torrents::TorrentData;
 use conn::Conn;
 use table::{ShardTorrent, Table};
@@ -75,7 +76,10 @@ pub(crate) struct ShardSpec {
     pub(crate) blocklist: Arc<Blocklist>,
     pub(crate) session: Arc<SessionConfig>,
     pub(crate) send_path: SendPath,
-    pub(crate) max_conns: usize,
+    pub(crate) notsent_lowat: u32,
+    pub(crate) partial_budget: usize,
+    pub(crate) registry: Arc<PeerRegistry>,
+    pub(crate) handshake_timeout_crowded: Duration,
     pub(crate) slots: Option<usize>,
     pub(crate) choke_interval: Duration,
     pub(crate) inbox: Mailbox<ToShard>,
@@ -93,7 +97,19 @@ pub(crate) struct Shard {
     stopping: Cell<bool>,
     session: Arc<SessionConfig>,
     pub(crate) send_path: SendPath,
-    max_conns: usize,
+    /// `TCP_NOTSENT_LOWAT` for peer sockets (0: not set).
+    pub(crate) notsent_lowat: u32,
+    /// Bytes of incomplete messages all connections may hold together.
+    pub(crate) partial_budget: usize,
+    /// Bytes of incomplete messages held now (see `conn::account_partial`).
+    pub(crate) partial_held: Cell<usize>,
+    /// Connection counts shared by every shard (accept, handshake, close).
+    pub(crate) registry: Arc<PeerRegistry>,
+    /// The handshake deadline of connections accepted on a crowded node.
+    handshake_timeout_crowded: Duration,
+    /// Connections to evict next on a full node, best first (see
+    /// `evict_one`), and when that list was made.
+    evictable: RefCell<(Vec<u64>, Option<Instant>)>,
     to_control: Sender<FromShard>,
     /// Receive buffer shared by all connections (see `conn`).
     pub(crate) scratch: RefCell<Vec<u8>>,
@@ -151,8 +167,13 @@ impl Shard {
     /// Called by a connection task as it ends.
     pub(crate) fn forget(&self, conn: &Conn) {
         self.conns.borrow_mut().remove(&conn.id);
+        self.registry.release(conn.ip, conn.bound.get());
         {
             let mut s = self.stats.borrow_mut();
+            // Its counters move from "live" to the shard's totals.
+            let (pauses, refused) = session_guard(conn);
+            s.guard.input_pauses += pauses;
+            s.guard.requests_refused += refused;
             s.connections = s.connections.saturating_sub(1);
         }
         // A torrent detached meanwhile has already been forgotten by the
@@ -259,16 +280,132 @@ impl Shard {
         }
     }
 
+    /// Counts what ended a connection in the shard's guard counters.
+    pub(crate) fn count_guard(&self, f: impl FnOnce(&mut crate::guard::GuardCounters)) {
+        f(&mut self.stats.borrow_mut().guard);
+    }
+
+    /// Counts a connection from `ip` in the shared registry; on a full
+    /// node, first evicts this shard's least useful peer to make room.
+    /// `false`: refused (counted in the guard counters).
+    fn admit(&self, ip: std::net::IpAddr) -> bool {
+        match self.registry.admit(ip, false) {
+            Ok(()) => true,
+            Err(Refusal::PerIp) => {
+                self.count_guard(|g| g.refused_per_ip += 1);
+                false
+            }
+            Err(Refusal::Full) => {
+                if self.evict_one() && self.registry.admit(ip, true).is_ok() {
+                    return true;
+                }
+                self.count_guard(|g| g.refused_full += 1);
+                tracing::debug!("shard {}: node full, nobody to evict: refused", self.index);
+                false
+            }
+        }
+    }
+
+    /// Stops the least useful connection of this shard, if one may go:
+    /// first handshakes still incomplete after a second (oldest first),
+    /// then handshaken peers that are not interested (never requested
+    /// before those that did, then longest idle), then interested peers
+    /// with nothing queued that have been idle for a while. A peer with
+    /// requests queued, or active lately, is never evicted. The ranking is
+    /// one pass over the shard's connections, kept for a second and used
+    /// for many evictions, so a flood of connections does not cost a pass
+    /// each.
+    fn evict_one(&self) -> bool {
+        let now = Instant::now();
+        let mut cache = self.evictable.borrow_mut();
+        let stale = cache
+            .1
+            .is_none_or(|at| now.saturating_duration_since(at) > Duration::from_secs(1));
+        if cache.0.is_empty() || stale {
+            cache.0 = self.rank_evictable(now);
+            cache.1 = Some(now);
+        }
+        while let Some(id) = cache.0.pop() {
+            let Some(conn) = self.conns.borrow().get(&id).cloned() else {
+                continue;
+            };
+            if conn.stop.get() || eviction_rank(&conn, now).is_none() {
+                continue;
+            }
+            conn.evicted.set(true);
+            conn.stop.set(true);
+            conn.wake();
+            return true;
+        }
+        false
+    }
+
+    /// Evictable connections, the best candidate last (at most 64).
+    fn rank_evictable(&self, now: Instant) -> Vec<u64> {
+        let mut ranked: Vec<((u8, std::cmp::Reverse<Duration>), u64)> = self
+            .conns
+            .borrow()
+            .values()
+            .filter(|c| !c.stop.get())
+            .filter_map(|c| eviction_rank(c, now).map(|r| (r, c.id)))
+            .collect();
+        ranked.sort_unstable();
+        ranked.truncate(64);
+        ranked.into_iter().rev().map(|(_, id)| id).collect()
+    }
+
     fn send_stats(&self) {
         let mut stats = self.stats.borrow().clone();
         stats.torrents = self.live.deltas(&mut self.table.borrow_mut());
         stats.interested = self.live.interested(self);
         stats.refused_blocked = self.live.refused_blocked.get();
         stats.cpu = crate::sys::thread_cpu_time();
+        for c in self.conns.borrow().values() {
+            let (pauses, refused) = session_guard(c);
+            stats.guard.input_pauses += pauses;
+            stats.guard.requests_refused += refused;
+        }
         self.tell(FromShard::Stats {
             shard: self.index,
             stats,
         });
+    }
+}
+
+/// How evictable a connection is: lower tiers go first, and within a
+/// tier the longest idle. `None`: never evicted (a peer downloading).
+fn eviction_rank(conn: &Conn, now: Instant) -> Option<(u8, std::cmp::Reverse<Duration>)> {
+    let s = conn.session.try_borrow().ok()?;
+    let st = s.stats(now);
+    let idle = now.saturating_duration_since(st.last_received);
+    let age = now.saturating_duration_since(st.connected_at);
+    let tier = if !s.is_established() {
+        // A newcomer gets a second to send its handshake.
+        (age >= Duration::from_secs(1)).then_some(0)?
+    } else if st.queued_requests > 0 || idle < Duration::from_secs(1) {
+        return None;
+    } else if !st.interested {
+        if st.requests == 0 {
+            1
+        } else {
+            2
+        }
+    } else if idle >= Duration::from_secs(30) {
+        3
+    } else {
+        return None;
+    };
+    Some((tier, std::cmp::Reverse(if tier == 0 { age } else { idle })))
+}
+
+/// A connection's own guard counters: input pauses and refused requests.
+fn session_guard(conn: &Conn) -> (u64, u64) {
+    match conn.session.try_borrow() {
+        Ok(s) => {
+            let st = s.stats(Instant::now());
+            (st.input_pauses, st.refused_requests)
+        }
+        Err(_) => (0, 0),
     }
 }
 
@@ -316,7 +453,12 @@ async fn shard_main(spec: ShardSpec) {
         stopping: Cell::new(false),
         session: spec.session,
         send_path: spec.send_path,
-        max_conns: spec.max_conns,
+        notsent_lowat: spec.notsent_lowat,
+        partial_budget: spec.partial_budget,
+        partial_held: Cell::new(0),
+        registry: spec.registry,
+        handshake_timeout_crowded: spec.handshake_timeout_crowded,
+        evictable: RefCell::new((Vec::new(), None)),
         to_control: spec.to_control,
         scratch: RefCell::new(vec![0u8; SCRATCH]),
         stats: RefCell::new(ShardStats::default()),
@@ -382,13 +524,6 @@ async fn accept_loop(shard: Rc<Shard>, listener: glommio::net::TcpListener) {
     loop {
         match listener.accept().await {
             Ok(stream) => {
-                if shard.conns.borrow().len() >= shard.max_conns {
-                    tracing::debug!(
-                        "shard {}: peer limit reached, refusing a connection",
-                        shard.index
-                    );
-                    continue;
-                }
                 let Ok(addr) = stream.peer_addr() else {
                     continue;
                 };
@@ -397,8 +532,14 @@ async fn accept_loop(shard: Rc<Shard>, listener: glommio::net::TcpListener) {
                     tracing::debug!("shard {}: refused {addr}: blocklisted", shard.index);
                     continue;
                 }
-                let session =
-                    PeerSession::inbound(Arc::clone(&shard.session), addr, Instant::now());
+                if !shard.admit(addr.ip()) {
+                    continue; // dropping the stream closes it
+                }
+                let now = Instant::now();
+                let mut session = PeerSession::inbound(Arc::clone(&shard.session), addr, now);
+                if shard.registry.crowded() {
+                    session.shorten_handshake(shard.handshake_timeout_crowded);
+                }
                 shard.add_conn(session, stream, None);
             }
             Err(e) if shard.stopping.get() => {
@@ -450,6 +591,16 @@ async fn dial_task(
     };
     match session {
         Ok(session) => {
+            // Our own dials are counted but never refused for a full node
+            // (the control core bounds them: max_outgoing); an address at
+            // its limit is not dialled twice.
+            if shard.registry.admit(addr.ip(), true).is_err() {
+                shard.tell(FromShard::Dialed {
+                    dial,
+                    result: Err("the address has its share of connections already".into()),
+                });
+                return;
+            }
             shard.tell(FromShard::Dialed {
                 dial,
                 result: Ok(()),

@@ -34,6 +34,7 @@ use std::task::{Context, Poll};
 
 use futures_lite::io::AsyncWrite;
 use glommio::net::TcpStream;
+use seedcore_protocol::session::Bytes;
 use seedcore_protocol::wire::PIECE_HEADER_LEN;
 use seedcore_storage::{Chunk, SpanSource, ZEROS};
 
@@ -54,8 +55,9 @@ pub(crate) const ADVISE_WINDOW: u64 = 1 << 20;
 /// One thing to write.
 #[derive(Debug)]
 pub(crate) enum Item {
-    /// Encoded control messages.
-    Bytes(Vec<u8>),
+    /// Encoded messages, or a shared slice of an immutable buffer (a piece
+    /// of the info dictionary), written as it is: never copied.
+    Bytes(Bytes),
     /// A `piece` message: the header, then `len` bytes at `offset` of the
     /// torrent's piece space.
     Block {

@@ -66,6 +66,9 @@ pub fn config(paths: &[&Path], shards: usize) -> Config {
         verify_threads: 2,
         // Loopback only: no DHT (its default bootstrap nodes are public).
         dht: false,
+        // Every test leecher connects from 127.0.0.1.
+        max_peers_per_ip: 0,
+        max_connections_per_ip: 0,
         torrents: paths
             .iter()
             .map(|p| TorrentSpec {
