@@ -43,8 +43,8 @@ pub mod torrents;
 
 pub use config::{Bytes, Config, SendPath, Span, TorrentSpec};
 pub use control::status::{
-    DhtStatus, OutgoingStatus, ScrapeReport, ShardStatus, StatusReport, TorrentStatus,
-    TrackerReport,
+    AnnounceCounters, DhtStatus, FileCheckCounters, OutgoingStatus, PeerCounters, ScrapeReport,
+    ShardStatus, StatusReport, TorrentStatus, TrackerReport,
 };
 pub use error::RuntimeError;
 
@@ -92,6 +92,18 @@ impl StopHandle {
     /// closed, [`Seeder::wait`] returns.
     pub fn stop(&self) {
         self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Reads a running seed's latest status from any thread (the HTTP API's,
+/// say); cheap to clone.
+#[derive(Clone, Debug)]
+pub struct StatusHandle(Arc<Mutex<Option<StatusReport>>>);
+
+impl StatusHandle {
+    /// Counters as of the last second; `None` in the first second.
+    pub fn status(&self) -> Option<StatusReport> {
+        self.0.lock().ok().and_then(|l| l.clone())
     }
 }
 
@@ -247,6 +259,11 @@ impl Seeder {
     /// `None` in the first second.
     pub fn status(&self) -> Option<StatusReport> {
         self.latest.lock().ok().and_then(|l| l.clone())
+    }
+
+    /// A handle that reads [`Seeder::status`] from elsewhere.
+    pub fn status_handle(&self) -> StatusHandle {
+        StatusHandle(Arc::clone(&self.latest))
     }
 
     /// Stops the seed on SIGINT or SIGTERM (a second SIGINT or SIGTERM

@@ -83,6 +83,8 @@ pub struct ShardStats {
     pub torrents: Vec<TorrentCounters>,
     /// CPU time of the shard's thread.
     pub cpu: Duration,
+    /// Connection and request counters (for metrics).
+    pub counters: crate::control::status::PeerCounters,
 }
 
 /// Shard to control thread.

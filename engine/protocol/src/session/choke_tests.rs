@@ -25,6 +25,7 @@ fn stats(t0: Instant) -> PeerStats {
         queued_requests: 0,
         requests: 0,
         refused_requests: 0,
+        hash_requests: 0,
     }
 }
 

@@ -278,6 +278,7 @@ impl PeerSession {
                 self.on_extended(now, id, payload, ctx)?;
             }
             Message::HashRequest(req) => {
+                self.hash_requests_total = self.hash_requests_total.saturating_add(1);
                 let reply = answer_hash_request(ctx, &req);
                 self.control.extend_from_slice(&reply);
             }

@@ -81,6 +81,7 @@ pub struct PeerSession {
     pub(crate) refused: u32,
     pub(crate) requests_total: u64,
     pub(crate) refused_total: u64,
+    pub(crate) hash_requests_total: u64,
 
     pub(crate) control: Vec<u8>,
     pub(crate) events: VecDeque<SessionEvent>,
@@ -133,6 +134,7 @@ impl PeerSession {
             refused: 0,
             requests_total: 0,
             refused_total: 0,
+            hash_requests_total: 0,
             control: Vec::new(),
             events: VecDeque::new(),
             created: now,
@@ -571,6 +573,7 @@ impl PeerSession {
             queued_requests: u32::try_from(self.queue.len()).unwrap_or(u32::MAX),
             requests: self.requests_total,
             refused_requests: self.refused_total,
+            hash_requests: self.hash_requests_total,
         }
     }
 }

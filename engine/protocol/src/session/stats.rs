@@ -34,6 +34,8 @@ pub struct PeerStats {
     pub requests: u64,
     /// Block requests refused (rejected or dropped).
     pub refused_requests: u64,
+    /// BEP 52 hash requests answered (with hashes or a reject).
+    pub hash_requests: u64,
 }
 
 /// Length of one rate window.

@@ -51,7 +51,7 @@ use http::Pool;
 use net::Net;
 use outgoing::{Outgoing, Source};
 use pex::PexLists;
-use status::{Extra, OutgoingStatus, Status, StatusReport, TorrentLabel};
+use status::{Extra, FileCheckCounters, OutgoingStatus, Status, StatusReport, TorrentLabel};
 use trackers::{Found, Trackers};
 use watch::{Change, Recheck, Watcher};
 
@@ -101,6 +101,8 @@ struct Core {
     found_dht: Found,
     more_dht: bool,
     more_udp: [bool; 2],
+    /// What the file watcher saw (for metrics).
+    file_checks: FileCheckCounters,
 }
 
 impl Control {
@@ -142,7 +144,9 @@ impl Control {
             }
             self.turn(&mut core, now);
             while let Ok(r) = recheck_rx.try_recv() {
+                core.file_checks.rechecks += 1;
                 if let Some(c) = watcher.finished(r) {
+                    core.file_checks.count(&c);
                     self.apply(c);
                 }
             }
@@ -177,6 +181,7 @@ impl Control {
             }
             if now >= next_watch {
                 for c in watcher.check() {
+                    core.file_checks.count(&c);
                     self.apply(c);
                 }
                 next_watch = now + self.config.file_check_interval.0;
@@ -295,6 +300,7 @@ impl Control {
             found_dht: Vec::new(),
             more_dht: false,
             more_udp: [false; 2],
+            file_checks: FileCheckCounters::default(),
         })
     }
 
@@ -610,6 +616,20 @@ impl Core {
                 from_dht: c.found_dht,
                 from_pex: c.found_pex,
             },
+            announces: self.trackers.counts,
+            file_checks: self.file_checks,
+        }
+    }
+}
+
+impl FileCheckCounters {
+    fn count(&mut self, c: &Change) {
+        match c {
+            Change::Lost(_, pieces) => {
+                self.files_changed += 1;
+                self.pieces_lost += pieces.len() as u64;
+            }
+            Change::Added(_, pieces, _) => self.pieces_restored += pieces.len() as u64,
         }
     }
 }

@@ -19,6 +19,85 @@ pub struct ShardStatus {
     pub upload_rate: f64,
     /// Share of one core used since the last report (0..1).
     pub cpu: f64,
+    /// All bytes written since the start.
+    pub bytes_sent: u64,
+    /// Connection and request counters.
+    pub counters: PeerCounters,
+}
+
+/// What happened to connections and requests on a shard (summed over
+/// shards in [`StatusReport::counters`]); the counts since the start,
+/// except the peer states, which are the connections now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PeerCounters {
+    /// Incoming connections accepted.
+    pub accepted: u64,
+    /// Incoming connections refused because of `max_peers`.
+    pub refused_peer_limit: u64,
+    /// Incoming connections refused because the address is blocklisted.
+    pub refused_blocked: u64,
+    /// Incoming connections refused by the per-IP connection limit.
+    pub refused_per_ip: u64,
+    /// Connections that ended before their handshake completed (timeouts,
+    /// unknown torrents, garbage, our own dials), the stop excepted.
+    pub handshakes_failed: u64,
+    /// Blocks handed to the send path.
+    pub blocks_served: u64,
+    /// Block requests received.
+    pub requests: u64,
+    /// Block requests refused (rejected, or dropped for non-Fast peers).
+    pub requests_refused: u64,
+    /// BEP 52 hash requests answered (hashes or a reject).
+    pub hash_requests: u64,
+    /// Connections now still in their handshake.
+    pub handshaking: u32,
+    /// Peers now connected and not interested.
+    pub idle: u32,
+    /// Peers now interested and choked.
+    pub choked: u32,
+    /// Peers now interested and unchoked (being served).
+    pub unchoked: u32,
+}
+
+impl PeerCounters {
+    /// Adds `o`'s counts to these.
+    pub fn add(&mut self, o: &PeerCounters) {
+        self.accepted += o.accepted;
+        self.refused_peer_limit += o.refused_peer_limit;
+        self.refused_blocked += o.refused_blocked;
+        self.refused_per_ip += o.refused_per_ip;
+        self.handshakes_failed += o.handshakes_failed;
+        self.blocks_served += o.blocks_served;
+        self.requests += o.requests;
+        self.requests_refused += o.requests_refused;
+        self.hash_requests += o.hash_requests;
+        self.handshaking += o.handshaking;
+        self.idle += o.idle;
+        self.choked += o.choked;
+        self.unchoked += o.unchoked;
+    }
+}
+
+/// Tracker announces since the start, all torrents.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct AnnounceCounters {
+    /// Announces answered with a peer list.
+    pub ok: u64,
+    /// Announces that failed (no answer, an error, a failure reason).
+    pub failed: u64,
+}
+
+/// What the watcher of seeded files saw since the start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FileCheckCounters {
+    /// Times a served file was found changed (its pieces withdrawn).
+    pub files_changed: u64,
+    /// Pieces withdrawn because their file changed.
+    pub pieces_lost: u64,
+    /// Re-checks of changed files finished.
+    pub rechecks: u64,
+    /// Pieces served again after a re-check.
+    pub pieces_restored: u64,
 }
 
 /// One tracker of a torrent in a status report.
@@ -106,6 +185,8 @@ pub(crate) struct Extra {
     pub(crate) trackers: Vec<Vec<TrackerReport>>,
     pub(crate) tracker_peers: Vec<u64>,
     pub(crate) outgoing: OutgoingStatus,
+    pub(crate) announces: AnnounceCounters,
+    pub(crate) file_checks: FileCheckCounters,
 }
 
 /// One torrent in a status report.
@@ -119,6 +200,8 @@ pub struct TorrentStatus {
     pub peers: u32,
     /// Payload bytes uploaded since the start.
     pub uploaded: u64,
+    /// Payload bytes uploaded per second since the last report.
+    pub upload_rate: f64,
     /// Pieces being served.
     pub pieces: usize,
     /// Pieces in the torrent.
@@ -152,6 +235,12 @@ pub struct StatusReport {
     pub dht: Option<DhtStatus>,
     /// Outgoing connections to found peers.
     pub outgoing: OutgoingStatus,
+    /// Connection and request counters, all shards.
+    pub counters: PeerCounters,
+    /// Tracker announces.
+    pub announces: AnnounceCounters,
+    /// Changes of seeded files seen.
+    pub file_checks: FileCheckCounters,
 }
 
 /// Names and sizes of the torrents, for the report.
@@ -207,6 +296,8 @@ impl Status {
                     peers: s.connections,
                     upload_rate: sent as f64 / secs,
                     cpu: cpu.as_secs_f64() / secs,
+                    bytes_sent: s.bytes_sent,
+                    counters: s.counters,
                 }
             })
             .collect();
@@ -226,6 +317,16 @@ impl Status {
                     .filter_map(|s| s.torrents.get(t))
                     .map(|c| c.uploaded)
                     .sum(),
+                upload_rate: stats
+                    .iter()
+                    .zip(&self.last)
+                    .map(|(s, p)| {
+                        let now = s.torrents.get(t).map_or(0, |c| c.uploaded);
+                        let before = p.torrents.get(t).map_or(0, |c| c.uploaded);
+                        now.saturating_sub(before)
+                    })
+                    .sum::<u64>() as f64
+                    / secs,
                 pieces: have.get(t).map_or(0, |h| h.iter().filter(|x| **x).count()),
                 piece_count: l.piece_count,
                 trackers: extra.trackers.get(t).cloned().unwrap_or_default(),
@@ -247,6 +348,12 @@ impl Status {
             torrents,
             dht: extra.dht.clone(),
             outgoing: extra.outgoing.clone(),
+            counters: stats.iter().fold(PeerCounters::default(), |mut c, s| {
+                c.add(&s.counters);
+                c
+            }),
+            announces: extra.announces,
+            file_checks: extra.file_checks,
         }
     }
 }
@@ -341,6 +448,11 @@ mod tests {
                 uploaded: sent,
             }],
             cpu: Duration::from_millis(cpu_ms),
+            counters: PeerCounters {
+                blocks_served: sent / 1024,
+                unchoked: peers,
+                ..PeerCounters::default()
+            },
         };
         let labels = vec![TorrentLabel {
             name: "t".into(),
@@ -385,7 +497,12 @@ mod tests {
             },
         );
         assert!((r.upload_rate - 2048.0).abs() < 1e-6);
+        assert!((r.torrents[0].upload_rate - 2048.0).abs() < 1e-6);
         assert_eq!(r.bytes_sent, 6144);
+        assert_eq!(r.counters.blocks_served, 6);
+        assert_eq!(r.counters.unchoked, 3);
+        assert_eq!(r.shards[1].counters.blocks_served, 2);
+        assert_eq!(r.shards[1].bytes_sent, 2048);
         assert!(r.line().contains("peers 3"), "{}", r.line());
         assert!(r.line().contains("trackers 1/1 ok"), "{}", r.line());
         assert!(r.line().contains("dht 7 nodes"), "{}", r.line());

@@ -106,8 +106,10 @@ impl Shard {
     }
 
     pub(crate) fn count_uploaded(&self, torrent: Option<TorrentId>, n: u64) {
+        let mut stats = self.stats.borrow_mut();
+        stats.counters.blocks_served += 1;
         if let Some(t) = torrent {
-            if let Some(c) = self.stats.borrow_mut().torrents.get_mut(t.0 as usize) {
+            if let Some(c) = stats.torrents.get_mut(t.0 as usize) {
                 c.uploaded += n;
             }
         }
@@ -138,6 +140,14 @@ impl Shard {
         {
             let mut s = self.stats.borrow_mut();
             s.connections = s.connections.saturating_sub(1);
+            // What the session counted goes to the shard's totals.
+            let done = conn.session.borrow().stats(Instant::now());
+            s.counters.requests += done.requests;
+            s.counters.requests_refused += done.refused_requests;
+            s.counters.hash_requests += done.hash_requests;
+            if conn.torrent.get().is_none() && !self.stopping.get() {
+                s.counters.handshakes_failed += 1;
+            }
             if let Some(c) = conn
                 .torrent
                 .get()
@@ -239,6 +249,28 @@ impl Shard {
     fn send_stats(&self) {
         let mut stats = self.stats.borrow().clone();
         stats.cpu = crate::sys::thread_cpu_time();
+        // Live sessions' counts on top of the closed ones' (one pass over
+        // the connections a second: cheap next to serving them).
+        let now = Instant::now();
+        let c = &mut stats.counters;
+        for conn in self.conns.borrow().values() {
+            let Ok(session) = conn.session.try_borrow() else {
+                continue;
+            };
+            let p = session.stats(now);
+            c.requests += p.requests;
+            c.requests_refused += p.refused_requests;
+            c.hash_requests += p.hash_requests;
+            if !session.is_established() {
+                c.handshaking += 1;
+            } else if !p.interested {
+                c.idle += 1;
+            } else if p.choked {
+                c.choked += 1;
+            } else {
+                c.unchoked += 1;
+            }
+        }
         self.tell(FromShard::Stats {
             shard: self.index,
             stats,
@@ -358,6 +390,7 @@ async fn accept_loop(shard: Rc<Shard>, listener: glommio::net::TcpListener) {
         match listener.accept().await {
             Ok(stream) => {
                 if shard.conns.borrow().len() >= shard.max_conns {
+                    shard.stats.borrow_mut().counters.refused_peer_limit += 1;
                     tracing::debug!(
                         "shard {}: peer limit reached, refusing a connection",
                         shard.index
@@ -369,6 +402,7 @@ async fn accept_loop(shard: Rc<Shard>, listener: glommio::net::TcpListener) {
                 };
                 let session =
                     PeerSession::inbound(Arc::clone(&shard.session), addr, Instant::now());
+                shard.stats.borrow_mut().counters.accepted += 1;
                 shard.add_conn(session, stream, None);
             }
             Err(e) if shard.stopping.get() => {
