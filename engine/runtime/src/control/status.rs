@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::msg::ShardStats;
 
 /// One shard in a status report.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ShardStatus {
     /// Shard index.
     pub shard: usize,
@@ -190,7 +190,7 @@ pub(crate) struct Extra {
 }
 
 /// One torrent in a status report.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct TorrentStatus {
     /// The torrent's name.
     pub name: String,
@@ -213,7 +213,7 @@ pub struct TorrentStatus {
 }
 
 /// What the status line says, as data.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct StatusReport {
     /// Seconds since the Unix epoch.
     pub time: u64,
