@@ -37,6 +37,7 @@ mod error;
 mod listen;
 mod mailbox;
 mod msg;
+pub mod node;
 mod shard;
 pub mod sys;
 pub mod torrents;
@@ -47,6 +48,10 @@ pub use control::status::{
     ShardStatus, StatusReport, TorrentStatus, TrackerReport,
 };
 pub use error::RuntimeError;
+pub use node::{
+    AddRequest, AddSource, BlocklistInfo, ErrorKind, Limits, LimitsUpdate, Node, NodeError,
+    PeerInfo, ReloadReport, TorrentInfo, TorrentKey, TorrentSource, TorrentState, VerifyProgress,
+};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -116,6 +121,7 @@ pub struct Seeder {
     torrents: Vec<TorrentSummary>,
     shards: usize,
     latest: Arc<Mutex<Option<StatusReport>>>,
+    node: Node,
 }
 
 impl Seeder {
@@ -219,7 +225,9 @@ impl Seeder {
                 config.send_path
             );
         }
+        let node = Node::new(bound.addrs.clone(), shards, Arc::clone(&latest));
         Ok(Seeder {
+            node,
             addrs: bound.addrs,
             stop,
             control: Some(handle),
@@ -248,6 +256,12 @@ impl Seeder {
     /// The torrents being seeded.
     pub fn torrents(&self) -> &[TorrentSummary] {
         &self.torrents
+    }
+
+    /// A handle on the live node: add, remove, pause torrents, read their
+    /// state and peers, change limits (see [`Node`]).
+    pub fn node(&self) -> Node {
+        self.node.clone()
     }
 
     /// A handle to stop the seed from elsewhere.

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::msg::ShardStats;
 
@@ -101,7 +101,7 @@ pub struct FileCheckCounters {
 }
 
 /// One tracker of a torrent in a status report.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackerReport {
     /// The announce URL.
     pub url: String,
@@ -120,7 +120,7 @@ pub struct TrackerReport {
 }
 
 /// What a tracker's scrape (BEP 48) said about one torrent.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScrapeReport {
     /// Seeders.
     pub complete: u32,
