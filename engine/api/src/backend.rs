@@ -1,111 +1,127 @@
 //! What the API asks of the node, as one trait.
 //!
-//! The HTTP side knows nothing of shards or channels: it calls these
-//! methods. Reads ([`Backend::status`]) must be cheap and never block (the
-//! node publishes a snapshot every second); calls that change the node may
-//! block until the control core has acted, so the server runs them on
-//! its blocking pool, never on the thread that serves HTTP.
+//! The methods are [`seedcore_runtime::Node`]'s, and `Node` implements
+//! the trait by calling them. A trait rather than `Node` itself so that
+//! the HTTP layer's bounds (slow clients, huge bodies, bad tokens) are
+//! tested without a node, with a stand-in that records what reaches it.
 //!
-//! A trait rather than the runtime's handle type so that the HTTP layer's
-//! bounds (slow clients, huge bodies, bad tokens) are unit-tested without
-//! a node, and so that the runtime's handle can grow without this crate
-//! following every change.
+//! Reads of [`Backend::status`] must be cheap and never block (the node
+//! publishes a snapshot every second). Every other call may wait for the
+//! control core, so the server makes them on its blocking pool, never on
+//! the thread that serves HTTP.
 
-use seedcore_runtime::{StatusHandle, StatusReport};
+use seedcore_runtime::{
+    AddRequest, BlocklistInfo, Limits, LimitsUpdate, Node, NodeError, PeerInfo, ReloadReport,
+    StatusReport, TorrentInfo, TorrentKey,
+};
 
-use crate::error::ApiError;
-use crate::model::{torrents_of, AddRequest, Limits, LimitsPatch, Peer, Torrent};
+fn not_yet(what: &'static str) -> NodeError {
+    NodeError::NotYet { what }
+}
 
-/// The node, as the API sees it.
+/// The node, as the API sees it. Defaults answer "not supported".
+#[allow(missing_docs)] // each method is the `Node` method of the same name
 pub trait Backend: Send + Sync + 'static {
-    /// The latest status (counters of the last second); `None` before the
-    /// first one.
-    fn status(&self) -> Option<StatusReport>;
-
-    /// Every torrent.
-    fn torrents(&self) -> Result<Vec<Torrent>, ApiError> {
-        let r = self.status().ok_or_else(starting)?;
-        Ok(torrents_of(&r))
+    fn status(&self) -> Result<StatusReport, NodeError>;
+    fn torrents(&self) -> Result<Vec<TorrentInfo>, NodeError> {
+        Err(not_yet("listing torrents"))
     }
-
-    /// One torrent by info-hash (lower-case hex).
-    fn torrent(&self, hash: &str) -> Result<Torrent, ApiError> {
-        self.torrents()?
-            .into_iter()
-            .find(|t| t.info_hash == hash)
-            .ok_or_else(|| no_torrent(hash))
+    fn torrent(&self, key: TorrentKey) -> Result<TorrentInfo, NodeError> {
+        Err(NodeError::NotFound { key })
     }
-
-    /// The peers of a torrent.
-    fn peers(&self, hash: &str) -> Result<Vec<Peer>, ApiError> {
-        let _ = self.torrent(hash)?;
-        Err(not_supported("listing peers"))
+    fn add(&self, request: AddRequest) -> Result<TorrentInfo, NodeError> {
+        let _ = request;
+        Err(not_yet("adding torrents"))
     }
-
-    /// Adds a torrent and returns it.
-    fn add(&self, req: AddRequest) -> Result<Torrent, ApiError> {
-        let _ = req;
-        Err(not_supported("adding torrents"))
+    fn remove(&self, key: TorrentKey) -> Result<(), NodeError> {
+        Err(NodeError::NotFound { key })
     }
-
-    /// Removes a torrent (never its data).
-    fn remove(&self, hash: &str) -> Result<(), ApiError> {
-        let _ = self.torrent(hash)?;
-        Err(not_supported("removing torrents"))
+    fn pause(&self, key: TorrentKey) -> Result<TorrentInfo, NodeError> {
+        Err(NodeError::NotFound { key })
     }
-
-    /// Stops serving a torrent, keeping it.
-    fn pause(&self, hash: &str) -> Result<Torrent, ApiError> {
-        let _ = self.torrent(hash)?;
-        Err(not_supported("pausing torrents"))
+    fn resume(&self, key: TorrentKey) -> Result<TorrentInfo, NodeError> {
+        Err(NodeError::NotFound { key })
     }
-
-    /// Serves a paused torrent again.
-    fn resume(&self, hash: &str) -> Result<Torrent, ApiError> {
-        let _ = self.torrent(hash)?;
-        Err(not_supported("resuming torrents"))
+    fn recheck(&self, key: TorrentKey) -> Result<TorrentInfo, NodeError> {
+        Err(NodeError::NotFound { key })
     }
-
-    /// Verifies a torrent's data again.
-    fn recheck(&self, hash: &str) -> Result<Torrent, ApiError> {
-        let _ = self.torrent(hash)?;
-        Err(not_supported("re-checking torrents"))
+    fn set_torrent_limit(
+        &self,
+        key: TorrentKey,
+        upload_limit: u64,
+    ) -> Result<TorrentInfo, NodeError> {
+        let _ = upload_limit;
+        Err(NodeError::NotFound { key })
     }
-
-    /// The limits in force.
-    fn limits(&self) -> Result<Limits, ApiError> {
-        Err(not_supported("run-time limits"))
+    fn peers(&self, key: TorrentKey) -> Result<Vec<PeerInfo>, NodeError> {
+        Err(NodeError::NotFound { key })
     }
-
-    /// Changes limits; returns those now in force.
-    fn set_limits(&self, patch: LimitsPatch) -> Result<Limits, ApiError> {
-        let _ = patch;
-        Err(not_supported("run-time limits"))
+    fn limits(&self) -> Result<Limits, NodeError> {
+        Err(not_yet("limits"))
+    }
+    fn set_limits(&self, update: LimitsUpdate) -> Result<Limits, NodeError> {
+        let _ = update;
+        Err(not_yet("changing limits"))
+    }
+    fn blocklist(&self) -> Result<BlocklistInfo, NodeError> {
+        Err(not_yet("blocklists"))
+    }
+    fn reload_blocklist(&self) -> Result<BlocklistInfo, NodeError> {
+        Err(not_yet("blocklists"))
+    }
+    fn reload_config(&self) -> Result<ReloadReport, NodeError> {
+        Err(not_yet("reloading the configuration"))
     }
 }
 
-/// 503 while the node has no status yet.
-pub(crate) fn starting() -> ApiError {
-    ApiError::unavailable("the node is starting: no status yet; try again in a second")
-}
-
-/// 404 for an unknown info-hash.
-pub(crate) fn no_torrent(hash: &str) -> ApiError {
-    ApiError::not_found(format!("no torrent with info-hash {hash}"))
-}
-
-fn not_supported(what: &str) -> ApiError {
-    ApiError::new(
-        hyper::StatusCode::NOT_IMPLEMENTED,
-        "not_implemented",
-        format!("{what} is not supported by this node"),
-    )
-}
-
-/// A node that only reports its status: what a seed started with a fixed
-/// set of torrents offers.
-impl Backend for StatusHandle {
-    fn status(&self) -> Option<StatusReport> {
-        StatusHandle::status(self)
+impl Backend for Node {
+    fn status(&self) -> Result<StatusReport, NodeError> {
+        Node::status(self)
+    }
+    fn torrents(&self) -> Result<Vec<TorrentInfo>, NodeError> {
+        Node::torrents(self)
+    }
+    fn torrent(&self, key: TorrentKey) -> Result<TorrentInfo, NodeError> {
+        Node::torrent(self, key)
+    }
+    fn add(&self, request: AddRequest) -> Result<TorrentInfo, NodeError> {
+        Node::add(self, request)
+    }
+    fn remove(&self, key: TorrentKey) -> Result<(), NodeError> {
+        Node::remove(self, key)
+    }
+    fn pause(&self, key: TorrentKey) -> Result<TorrentInfo, NodeError> {
+        Node::pause(self, key)
+    }
+    fn resume(&self, key: TorrentKey) -> Result<TorrentInfo, NodeError> {
+        Node::resume(self, key)
+    }
+    fn recheck(&self, key: TorrentKey) -> Result<TorrentInfo, NodeError> {
+        Node::recheck(self, key)
+    }
+    fn set_torrent_limit(
+        &self,
+        key: TorrentKey,
+        upload_limit: u64,
+    ) -> Result<TorrentInfo, NodeError> {
+        Node::set_torrent_limit(self, key, upload_limit)
+    }
+    fn peers(&self, key: TorrentKey) -> Result<Vec<PeerInfo>, NodeError> {
+        Node::peers(self, key)
+    }
+    fn limits(&self) -> Result<Limits, NodeError> {
+        Node::limits(self)
+    }
+    fn set_limits(&self, update: LimitsUpdate) -> Result<Limits, NodeError> {
+        Node::set_limits(self, update)
+    }
+    fn blocklist(&self) -> Result<BlocklistInfo, NodeError> {
+        Node::blocklist(self)
+    }
+    fn reload_blocklist(&self) -> Result<BlocklistInfo, NodeError> {
+        Node::reload_blocklist(self)
+    }
+    fn reload_config(&self) -> Result<ReloadReport, NodeError> {
+        Node::reload_config(self)
     }
 }

@@ -9,6 +9,7 @@
 use std::net::SocketAddr;
 
 use hyper::StatusCode;
+use seedcore_runtime::{ErrorKind, NodeError};
 use serde::Serialize;
 
 /// Why the API server could not start.
@@ -116,6 +117,31 @@ impl ApiError {
             },
         })
         .unwrap_or_else(|_| String::from("{\"error\":{\"status\":500,\"code\":\"internal\"}}"))
+    }
+}
+
+impl From<NodeError> for ApiError {
+    fn from(e: NodeError) -> ApiError {
+        let (status, code) = match e.kind() {
+            ErrorKind::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ErrorKind::Conflict => (StatusCode::CONFLICT, "conflict"),
+            ErrorKind::BadRequest => match e {
+                NodeError::BadTorrent { .. } | NodeError::Io { .. } => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable")
+                }
+                _ => (StatusCode::BAD_REQUEST, "bad_request"),
+            },
+            ErrorKind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ErrorKind::NotImplemented => (StatusCode::NOT_IMPLEMENTED, "not_implemented"),
+        };
+        let message = match e {
+            NodeError::Timeout { waited } if waited.is_zero() => {
+                "the node is starting: no status yet; try again in a second".to_string()
+            }
+            e => e.to_string(),
+        };
+        ApiError::new(status, code, message)
     }
 }
 

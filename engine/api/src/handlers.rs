@@ -13,13 +13,13 @@ use hyper::header::{
 use hyper::{Request, Response, StatusCode};
 use serde::Serialize;
 
-use crate::backend::starting;
 use crate::body::{self, Body};
 use crate::error::ApiError;
 use crate::metrics::{self, ApiStats};
-use crate::model::{AddJson, AddRequest, LimitsPatch};
+use crate::model::{AddJson, LimitsPatch, TorrentPatch};
 use crate::routes::{self, Found, Op};
 use crate::{page, Shared};
+use seedcore_runtime::{AddRequest, AddSource, NodeError, TorrentKey};
 
 /// The response type of every route.
 pub(crate) type Resp = Response<Full<Bytes>>;
@@ -64,13 +64,13 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Api
             return Err(e);
         }
     }
-    let hash = match capture {
-        Some(seg) => Some(routes::parse_hash(&seg).ok_or_else(|| {
+    let key = match capture {
+        Some(seg) => Some(seg.parse::<TorrentKey>().map_err(|_| {
             ApiError::bad_request(format!("{seg:?} is not an info-hash (40 or 64 hex digits)"))
         })?),
         None => None,
     };
-    let hash = hash.unwrap_or_default();
+    let key = key.unwrap_or(TorrentKey([0; 20]));
     let backend = Arc::clone(&shared.backend);
     match route.op {
         Op::Page => Ok(page::serve(page::Asset::Html)),
@@ -78,11 +78,13 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Api
         Op::PageCss => Ok(page::serve(page::Asset::Css)),
         Op::OpenApi => Ok(raw(StatusCode::OK, "application/json", crate::OPENAPI)),
         Op::Metrics => {
-            let status = backend.status().ok_or_else(starting)?;
-            let torrents = blocking(move || backend.torrents()).await?;
+            let status = backend.status()?;
+            // States and verification progress need the torrent list; a
+            // node that cannot list still gets its counters scraped.
+            let torrents = blocking(move || Ok(backend.torrents().ok())).await?;
             let text = metrics::render(
                 &status,
-                &torrents,
+                torrents.as_deref(),
                 shared.config.top_torrents,
                 &shared.stats,
             );
@@ -92,7 +94,7 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Api
                 text,
             ))
         }
-        Op::Status => json(StatusCode::OK, &backend.status().ok_or_else(starting)?),
+        Op::Status => json(StatusCode::OK, &backend.status()?),
         Op::History => {
             let samples = shared
                 .history
@@ -101,54 +103,58 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Api
                 .unwrap_or_default();
             json(StatusCode::OK, &samples)
         }
-        Op::ListTorrents => json(StatusCode::OK, &blocking(move || backend.torrents()).await?),
-        Op::GetTorrent => json(
-            StatusCode::OK,
-            &blocking(move || backend.torrent(&hash)).await?,
-        ),
-        Op::Peers => json(
-            StatusCode::OK,
-            &blocking(move || backend.peers(&hash)).await?,
-        ),
-        Op::GetLimits => json(StatusCode::OK, &blocking(move || backend.limits()).await?),
+        Op::ListTorrents => json(StatusCode::OK, &call(move || backend.torrents()).await?),
+        Op::GetTorrent => json(StatusCode::OK, &call(move || backend.torrent(key)).await?),
+        Op::Peers => json(StatusCode::OK, &call(move || backend.peers(key)).await?),
+        Op::GetLimits => json(StatusCode::OK, &call(move || backend.limits()).await?),
         Op::SetLimits => {
             let body = read_body(shared, req).await?;
             let patch: LimitsPatch = parse_json(&body.bytes)?;
-            json(
-                StatusCode::OK,
-                &blocking(move || backend.set_limits(patch)).await?,
-            )
+            let limits = call(move || backend.set_limits(patch.into())).await?;
+            json(StatusCode::OK, &limits)
+        }
+        Op::SetTorrent => {
+            let body = read_body(shared, req).await?;
+            let patch: TorrentPatch = parse_json(&body.bytes)?;
+            let t = call(move || backend.set_torrent_limit(key, patch.upload_limit)).await?;
+            json(StatusCode::OK, &t)
         }
         Op::AddTorrent => {
             let add = add_request(shared, req).await?;
-            let t = blocking(move || backend.add(add)).await?;
+            let t = call(move || backend.add(add)).await?;
             let mut resp = json(StatusCode::CREATED, &t)?;
-            if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/torrents/{}", t.info_hash)) {
+            if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/torrents/{}", t.key)) {
                 resp.headers_mut().insert(LOCATION, v);
             }
             Ok(resp)
         }
         Op::RemoveTorrent => {
-            let h = hash.clone();
-            blocking(move || backend.remove(&h)).await?;
+            call(move || backend.remove(key)).await?;
             json(
                 StatusCode::OK,
-                &serde_json::json!({ "info_hash": hash, "removed": true }),
+                &serde_json::json!({ "key": key, "removed": true }),
             )
         }
-        Op::Pause => json(
+        Op::Pause => json(StatusCode::OK, &call(move || backend.pause(key)).await?),
+        Op::Resume => json(StatusCode::OK, &call(move || backend.resume(key)).await?),
+        Op::Recheck => json(StatusCode::OK, &call(move || backend.recheck(key)).await?),
+        Op::Blocklist => json(StatusCode::OK, &call(move || backend.blocklist()).await?),
+        Op::ReloadBlocklist => json(
             StatusCode::OK,
-            &blocking(move || backend.pause(&hash)).await?,
+            &call(move || backend.reload_blocklist()).await?,
         ),
-        Op::Resume => json(
+        Op::ReloadConfig => json(
             StatusCode::OK,
-            &blocking(move || backend.resume(&hash)).await?,
-        ),
-        Op::Recheck => json(
-            StatusCode::OK,
-            &blocking(move || backend.recheck(&hash)).await?,
+            &call(move || backend.reload_config()).await?,
         ),
     }
+}
+
+/// A node call, on the blocking pool.
+async fn call<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, NodeError> + Send + 'static,
+) -> Result<T, ApiError> {
+    blocking(move || f().map_err(ApiError::from)).await
 }
 
 /// Runs a backend call that may block on the blocking pool.
@@ -188,13 +194,10 @@ async fn add_request(shared: &Shared, req: Request<Incoming>) -> Result<AddReque
         "application/json" => {
             let body = read_body(shared, req).await?;
             let j: AddJson = parse_json(&body.bytes)?;
-            if j.path.is_empty() {
+            if j.path.as_os_str().is_empty() {
                 return Err(ApiError::bad_request("`path` is empty"));
             }
-            Ok(AddRequest::Path {
-                path: j.path,
-                data: j.data,
-            })
+            Ok(j.into_request())
         }
         "multipart/form-data" => {
             let boundary = multer::parse_boundary(&ctype)
@@ -216,24 +219,52 @@ async fn multipart(bytes: Bytes, boundary: String) -> Result<AddRequest, ApiErro
     let mut form = multer::Multipart::new(stream, boundary);
     let mut torrent = None;
     let mut data = None;
+    let mut paused = false;
+    let mut upload_limit = 0;
     let bad = |e: multer::Error| ApiError::bad_request(format!("bad multipart body: {e}"));
     while let Some(field) = form.next_field().await.map_err(bad)? {
-        match field.name() {
+        let name = field.name().map(str::to_string);
+        match name.as_deref() {
             Some("torrent") => torrent = Some(field.bytes().await.map_err(bad)?.to_vec()),
             Some("data") => {
                 let text = field.text().await.map_err(bad)?;
-                data = (!text.is_empty()).then_some(text);
+                data = (!text.is_empty()).then(|| text.into());
+            }
+            Some("paused") => {
+                let text = field.text().await.map_err(bad)?;
+                paused = match text.trim() {
+                    "true" | "1" | "yes" | "on" => true,
+                    "false" | "0" | "no" | "off" | "" => false,
+                    other => {
+                        return Err(ApiError::bad_request(format!(
+                            "`paused` is {other:?}; use true or false"
+                        )))
+                    }
+                };
+            }
+            Some("upload_limit") => {
+                let text = field.text().await.map_err(bad)?;
+                upload_limit = text.trim().parse().map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "`upload_limit` is {text:?}; use bytes per second (0: none)"
+                    ))
+                })?;
             }
             Some(other) => {
                 return Err(ApiError::bad_request(format!(
-                    "unknown form field {other:?} (expected `torrent` and `data`)"
+                    "unknown form field {other:?} (expected torrent, data, paused, upload_limit)"
                 )))
             }
             None => return Err(ApiError::bad_request("a form field without a name")),
         }
     }
     let torrent = torrent.ok_or_else(|| ApiError::bad_request("no `torrent` file in the form"))?;
-    Ok(AddRequest::Upload { torrent, data })
+    Ok(AddRequest {
+        source: AddSource::TorrentBytes(torrent),
+        data,
+        paused,
+        upload_limit,
+    })
 }
 
 /// A JSON answer.

@@ -24,7 +24,7 @@
 //! # let seeder = seedcore_runtime::Seeder::start(seedcore_runtime::Config::default())?;
 //! let api = ApiServer::start(
 //!     ApiConfig::new("127.0.0.1:6880".parse()?),
-//!     Arc::new(seeder.status_handle()),
+//!     Arc::new(seeder.node()),
 //! )?;
 //! println!("API on http://{}", api.local_addr());
 //! # Ok(()) }
@@ -50,7 +50,7 @@ use std::time::Duration;
 pub use backend::Backend;
 pub use error::{ApiError, StartError};
 pub use metrics::ApiStats;
-pub use model::{AddRequest, Limits, LimitsPatch, Peer, Torrent};
+pub use model::{AddJson, LimitsPatch, TorrentPatch};
 
 use auth::Token;
 use body::BodyLimits;
@@ -240,7 +240,7 @@ async fn sample(shared: Arc<Shared>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tick.tick().await;
-        if let Some(r) = shared.backend.status() {
+        if let Ok(r) = shared.backend.status() {
             if let Ok(mut h) = shared.history.lock() {
                 h.record(&r);
             }

@@ -17,9 +17,7 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use seedcore_runtime::StatusReport;
-
-use crate::model::Torrent;
+use seedcore_runtime::{StatusReport, TorrentInfo, TorrentState, TorrentStatus};
 
 /// The API server's own counters (the hostile-client tests read these).
 #[derive(Debug, Default)]
@@ -60,7 +58,12 @@ impl ApiStats {
 }
 
 /// The text of one scrape.
-pub fn render(r: &StatusReport, torrents: &[Torrent], top: usize, api: &ApiStats) -> String {
+pub fn render(
+    r: &StatusReport,
+    torrents: Option<&[TorrentInfo]>,
+    top: usize,
+    api: &ApiStats,
+) -> String {
     let mut o = Out::default();
     let c = &r.counters;
 
@@ -167,7 +170,7 @@ pub fn render(r: &StatusReport, torrents: &[Torrent], top: usize, api: &ApiStats
 
     shards(&mut o, r);
     control(&mut o, r);
-    per_torrent(&mut o, torrents, top);
+    per_torrent(&mut o, r, torrents, top);
     api_series(&mut o, api);
     o.text
 }
@@ -358,37 +361,36 @@ fn control(o: &mut Out, r: &StatusReport) {
     );
 }
 
-fn per_torrent(o: &mut Out, torrents: &[Torrent], top: usize) {
-    o.family("seedcore_torrents", "gauge", "Torrents by state.");
-    let mut states: Vec<(&str, u64)> = ["seeding", "paused", "checking", "queued", "error"]
-        .into_iter()
-        .map(|s| (s, 0))
-        .collect();
-    for t in torrents {
-        match states.iter_mut().find(|(s, _)| *s == t.state) {
-            Some((_, n)) => *n += 1,
-            None => states.push((t.state.as_str(), 1)),
+fn per_torrent(o: &mut Out, r: &StatusReport, list: Option<&[TorrentInfo]>, top: usize) {
+    if let Some(list) = list {
+        o.family("seedcore_torrents", "gauge", "Torrents by state.");
+        for state in [
+            TorrentState::Loading,
+            TorrentState::Checking,
+            TorrentState::Seeding,
+            TorrentState::Paused,
+            TorrentState::Error,
+        ] {
+            let n = list.iter().filter(|t| t.state == state).count() as u64;
+            o.int("seedcore_torrents", &[("state", state_name(state))], n);
         }
-    }
-    for (s, n) in &states {
-        o.int("seedcore_torrents", &[("state", s)], *n);
-    }
-    let checking: Vec<&Torrent> = torrents.iter().filter(|t| t.state == "checking").collect();
-    o.family(
-        "seedcore_verify_pieces_left",
-        "gauge",
-        "Pieces still to verify, all torrents being checked.",
-    );
-    o.sample(
-        "seedcore_verify_pieces_left",
-        &[],
-        checking
+        let (done, total) = list
             .iter()
-            .map(|t| ((1.0 - t.progress.clamp(0.0, 1.0)) * t.piece_count as f64).round())
-            .sum(),
-    );
+            .filter(|t| t.state == TorrentState::Checking)
+            .filter_map(|t| t.verify)
+            .fold((0u64, 0u64), |(d, n), v| {
+                (d + v.pieces_checked, n + v.pieces_total)
+            });
+        o.family(
+            "seedcore_verify_pieces",
+            "gauge",
+            "Pieces of the torrents being checked: verified so far (done) and in all (total).",
+        );
+        o.int("seedcore_verify_pieces", &[("state", "done")], done);
+        o.int("seedcore_verify_pieces", &[("state", "total")], total);
+    }
 
-    let mut ranked: Vec<&Torrent> = torrents.iter().collect();
+    let mut ranked: Vec<&TorrentStatus> = r.torrents.iter().collect();
     ranked.sort_by(|a, b| {
         b.upload_rate
             .total_cmp(&a.upload_rate)
@@ -396,7 +398,7 @@ fn per_torrent(o: &mut Out, torrents: &[Torrent], top: usize) {
             .then(a.info_hash.cmp(&b.info_hash))
     });
     ranked.truncate(top);
-    let labels = |t: &Torrent| [("info_hash", t.info_hash.clone()), ("name", t.name.clone())];
+    let labels = |t: &TorrentStatus| [("info_hash", t.info_hash.clone()), ("name", t.name.clone())];
     o.family(
         "seedcore_torrent_uploaded_bytes_total",
         "counter",
@@ -430,12 +432,29 @@ fn per_torrent(o: &mut Out, torrents: &[Torrent], top: usize) {
         o.int_owned("seedcore_torrent_peers", &labels(t), u64::from(t.peers));
     }
     o.family(
-        "seedcore_torrent_progress_ratio",
+        "seedcore_torrent_pieces",
         "gauge",
-        "Share of pieces served (verification progress while checking), top torrents.",
+        "Pieces served (state=served) and in the torrent (state=total), top torrents.",
     );
     for t in &ranked {
-        o.sample_owned("seedcore_torrent_progress_ratio", &labels(t), t.progress);
+        let [h, n] = labels(t);
+        for (state, v) in [("served", t.pieces), ("total", t.piece_count)] {
+            o.int_owned(
+                "seedcore_torrent_pieces",
+                &[h.clone(), n.clone(), ("state", state.to_string())],
+                v as u64,
+            );
+        }
+    }
+}
+
+fn state_name(s: TorrentState) -> &'static str {
+    match s {
+        TorrentState::Loading => "loading",
+        TorrentState::Checking => "checking",
+        TorrentState::Seeding => "seeding",
+        TorrentState::Paused => "paused",
+        TorrentState::Error => "error",
     }
 }
 
@@ -569,7 +588,7 @@ fn escape_help(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use seedcore_runtime::{ShardStatus, TorrentStatus};
+    use seedcore_runtime::ShardStatus;
 
     fn torrent(name: &str, hash: &str, rate: f64, uploaded: u64) -> TorrentStatus {
         TorrentStatus {
@@ -605,8 +624,7 @@ mod tests {
             ],
             ..StatusReport::default()
         };
-        let t = crate::model::torrents_of(&r);
-        let text = render(&r, &t, 2, &ApiStats::default());
+        let text = render(&r, None, 2, &ApiStats::default());
         assert!(text.contains(
             "seedcore_torrent_upload_rate_bytes_per_second{info_hash=\"bb\",name=\"fa\\\"st\\\\\\nname\"} 9\n"
         ), "{text}");
@@ -615,8 +633,8 @@ mod tests {
         assert!(text.contains("seedcore_shard_peers{shard=\"0\"} 3\n"));
         assert!(text.contains("seedcore_upload_rate_bytes_per_second 1.5\n"));
         assert!(text.contains("seedcore_payload_bytes_sent_total 115\n"));
-        assert!(text.contains("seedcore_torrents{state=\"seeding\"} 3\n"));
-        let none = render(&r, &t, 0, &ApiStats::default());
+        assert!(!text.contains("seedcore_torrents{"), "no list, no states");
+        let none = render(&r, None, 0, &ApiStats::default());
         assert!(!none.contains("info_hash="), "top 0: no per-torrent series");
         // Every sample line belongs to the family declared before it.
         let mut family = String::new();

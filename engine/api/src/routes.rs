@@ -44,6 +44,14 @@ pub enum Op {
     GetLimits,
     /// Change limits.
     SetLimits,
+    /// Change one torrent's settings (its upload limit).
+    SetTorrent,
+    /// The blocklist in force.
+    Blocklist,
+    /// Read the blocklist file again.
+    ReloadBlocklist,
+    /// Read the configuration file again.
+    ReloadConfig,
 }
 
 /// One route.
@@ -90,12 +98,20 @@ pub const ROUTES: &[Route] = &[
     r(Method::POST, "/api/v1/torrents", Op::AddTorrent),
     r(Method::GET, "/api/v1/torrents/{hash}", Op::GetTorrent),
     r(Method::DELETE, "/api/v1/torrents/{hash}", Op::RemoveTorrent),
+    r(Method::PATCH, "/api/v1/torrents/{hash}", Op::SetTorrent),
     r(Method::POST, "/api/v1/torrents/{hash}/pause", Op::Pause),
     r(Method::POST, "/api/v1/torrents/{hash}/resume", Op::Resume),
     r(Method::POST, "/api/v1/torrents/{hash}/recheck", Op::Recheck),
     r(Method::GET, "/api/v1/torrents/{hash}/peers", Op::Peers),
     r(Method::GET, "/api/v1/limits", Op::GetLimits),
     r(Method::PATCH, "/api/v1/limits", Op::SetLimits),
+    r(Method::GET, "/api/v1/blocklist", Op::Blocklist),
+    r(
+        Method::POST,
+        "/api/v1/blocklist/reload",
+        Op::ReloadBlocklist,
+    ),
+    r(Method::POST, "/api/v1/config/reload", Op::ReloadConfig),
 ];
 
 /// What matching a request found.
@@ -142,13 +158,6 @@ fn matches<'a>(pattern: &str, path: &'a str) -> Option<Option<&'a str>> {
     }
 }
 
-/// An info-hash from a path: 40 hex digits (v1, or a v2 hash truncated
-/// as in the handshake) or 64 (v2), returned in lower case.
-pub fn parse_hash(seg: &str) -> Option<String> {
-    (matches!(seg.len(), 40 | 64) && seg.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then(|| seg.to_ascii_lowercase())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,13 +180,5 @@ mod tests {
         assert_eq!(find(&Method::GET, "/api/v2/status"), Found::NotFound);
         assert_eq!(find(&Method::GET, "/api/v1/status/"), Found::NotFound);
         assert!(matches!(find(&Method::GET, "/"), Found::Route(r, None) if r.op == Op::Page));
-    }
-
-    #[test]
-    fn hashes_are_checked() {
-        assert_eq!(parse_hash(&"AB".repeat(20)), Some("ab".repeat(20)));
-        assert!(parse_hash(&"ab".repeat(32)).is_some());
-        assert!(parse_hash(&"ab".repeat(19)).is_none());
-        assert!(parse_hash(&"zz".repeat(20)).is_none());
     }
 }

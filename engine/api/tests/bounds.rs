@@ -13,8 +13,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use seedcore_api::{AddRequest, ApiConfig, ApiError, ApiServer, Backend, StartError, Torrent};
-use seedcore_runtime::{StatusReport, TorrentStatus};
+use seedcore_api::{ApiConfig, ApiServer, Backend, StartError};
+use seedcore_runtime::{
+    AddRequest, AddSource, NodeError, StatusReport, TorrentInfo, TorrentKey, TorrentSource,
+    TorrentState, TorrentStatus,
+};
 use support::*;
 
 #[derive(Default)]
@@ -22,9 +25,35 @@ struct Recorder {
     added: Mutex<Vec<AddRequest>>,
 }
 
+fn info() -> TorrentInfo {
+    TorrentInfo {
+        key: TorrentKey([0xab; 20]),
+        info_hash: "ab".repeat(20),
+        info_hash_v2: None,
+        name: "t".into(),
+        state: TorrentState::Seeding,
+        error: None,
+        source: TorrentSource::Api,
+        data: "/srv".into(),
+        torrent_path: None,
+        size: 10,
+        piece_count: 2,
+        pieces: 2,
+        private: false,
+        verify: None,
+        peers: 0,
+        uploaded: 0,
+        upload_rate: 0.0,
+        upload_limit: 0,
+        trackers: Vec::new(),
+        added_at: 0,
+        magnet: String::new(),
+    }
+}
+
 impl Backend for Recorder {
-    fn status(&self) -> Option<StatusReport> {
-        Some(StatusReport {
+    fn status(&self) -> Result<StatusReport, NodeError> {
+        Ok(StatusReport {
             uptime: 3.0,
             torrents: vec![TorrentStatus {
                 name: "t".into(),
@@ -37,9 +66,9 @@ impl Backend for Recorder {
         })
     }
 
-    fn add(&self, req: AddRequest) -> Result<Torrent, ApiError> {
+    fn add(&self, req: AddRequest) -> Result<TorrentInfo, NodeError> {
         self.added.lock().unwrap().push(req);
-        self.torrent(&"ab".repeat(20))
+        Ok(info())
     }
 }
 
@@ -193,7 +222,7 @@ fn bad_json_and_bad_forms_are_400_and_good_ones_reach_the_node() {
         "POST",
         "/api/v1/torrents",
         &json,
-        br#"{"path": "/srv/a", "data": "/srv"}"#,
+        br#"{"path": "/srv/a", "data": "/srv", "upload_limit": 5}"#,
     );
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(
@@ -203,7 +232,8 @@ fn bad_json_and_bad_forms_are_400_and_good_ones_reach_the_node() {
     let form =
         b"--XyZ\r\nContent-Disposition: form-data; name=\"torrent\"; filename=\"a.torrent\"\r\n\
 Content-Type: application/x-bittorrent\r\n\r\nd4:infod4:name1:aee\r\n--XyZ\r\n\
-Content-Disposition: form-data; name=\"data\"\r\n\r\n/srv/data\r\n--XyZ--\r\n";
+Content-Disposition: form-data; name=\"data\"\r\n\r\n/srv/data\r\n--XyZ\r\n\
+Content-Disposition: form-data; name=\"paused\"\r\n\r\ntrue\r\n--XyZ--\r\n";
     let r = request(
         addr,
         "POST",
@@ -225,13 +255,17 @@ Content-Disposition: form-data; name=\"data\"\r\n\r\n/srv/data\r\n--XyZ--\r\n";
     assert_eq!(
         added,
         vec![
-            AddRequest::Path {
-                path: "/srv/a".into(),
-                data: Some("/srv".into())
+            AddRequest {
+                source: AddSource::Make("/srv/a".into()),
+                data: Some("/srv".into()),
+                paused: false,
+                upload_limit: 5,
             },
-            AddRequest::Upload {
-                torrent: b"d4:infod4:name1:aee".to_vec(),
-                data: Some("/srv/data".into())
+            AddRequest {
+                source: AddSource::TorrentBytes(b"d4:infod4:name1:aee".to_vec()),
+                data: Some("/srv/data".into()),
+                paused: true,
+                upload_limit: 0,
             },
         ]
     );
@@ -243,7 +277,8 @@ Content-Disposition: form-data; name=\"data\"\r\n\r\n/srv/data\r\n--XyZ--\r\n";
         &[],
         b"",
     );
-    assert_eq!(r.status, 501);
+    assert_eq!(r.status, 404, "the stand-in knows no torrent: {}", r.text());
+    assert_eq!(get(addr, "/api/v1/limits").status, 501);
     let r = request(addr, "POST", "/api/v1/torrents/nothex/pause", &[], b"");
     assert_eq!(r.status, 400);
     assert_eq!(get(addr, "/api/v1/nothing").status, 404);

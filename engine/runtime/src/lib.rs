@@ -100,18 +100,6 @@ impl StopHandle {
     }
 }
 
-/// Reads a running seed's latest status from any thread (the HTTP API's,
-/// say); cheap to clone.
-#[derive(Clone, Debug)]
-pub struct StatusHandle(Arc<Mutex<Option<StatusReport>>>);
-
-impl StatusHandle {
-    /// Counters as of the last second; `None` in the first second.
-    pub fn status(&self) -> Option<StatusReport> {
-        self.0.lock().ok().and_then(|l| l.clone())
-    }
-}
-
 /// A running seed.
 #[derive(Debug)]
 pub struct Seeder {
@@ -273,11 +261,6 @@ impl Seeder {
     /// `None` in the first second.
     pub fn status(&self) -> Option<StatusReport> {
         self.latest.lock().ok().and_then(|l| l.clone())
-    }
-
-    /// A handle that reads [`Seeder::status`] from elsewhere.
-    pub fn status_handle(&self) -> StatusHandle {
-        StatusHandle(Arc::clone(&self.latest))
     }
 
     /// Stops the seed on SIGINT or SIGTERM (a second SIGINT or SIGTERM

@@ -6,10 +6,13 @@
 //! below is an `Option` (or an empty list / `false`) so that "not given"
 //! leaves the file's value in place. `--print-config` shows the result.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use anyhow::Context;
+use seedcore_api::{ApiConfig, ApiServer};
 use seedcore_runtime::{Bytes, Config, Seeder, SendPath, Span, TorrentSpec};
 
 use crate::exit::Outcome;
@@ -146,6 +149,31 @@ pub struct Args {
     /// Longest wait between dials of a `--peer` that keeps failing [default: 5m].
     #[arg(long, env = "SEEDCORE_DIAL_MAX_BACKOFF")]
     dial_max_backoff: Option<Span>,
+    /// Serve the HTTP API, /metrics and the status page here: `ADDR:PORT`,
+    /// or a port for 127.0.0.1 [default: off]. Beyond loopback a token is
+    /// required (--api-token-file or SEEDCORE_API_TOKEN).
+    #[arg(long, env = "SEEDCORE_API", value_parser = parse_api_addr)]
+    api: Option<SocketAddr>,
+    /// A file holding the API's bearer token (its first line).
+    #[arg(long, env = "SEEDCORE_API_TOKEN_FILE")]
+    api_token_file: Option<PathBuf>,
+    /// Torrents with their own /metrics series, the top ones by upload
+    /// rate [default: 10].
+    #[arg(long, env = "SEEDCORE_METRICS_TOP_TORRENTS")]
+    metrics_top_torrents: Option<u32>,
+}
+
+/// `ADDR:PORT`, `[V6]:PORT`, or a bare port on 127.0.0.1.
+fn parse_api_addr(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(port) = s.trim().parse::<u16>() {
+        return Ok(SocketAddr::new(
+            IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            port,
+        ));
+    }
+    s.trim().parse().map_err(|_| {
+        format!("{s:?}: give ADDR:PORT (127.0.0.1:6880, [::1]:6880) or a port for 127.0.0.1")
+    })
 }
 
 fn set<T>(slot: &mut T, value: Option<T>) {
@@ -218,6 +246,13 @@ fn effective(args: Args) -> anyhow::Result<(Config, bool)> {
     set(&mut c.choke_interval, args.choke_interval);
     set(&mut c.pex_interval, args.pex_interval);
     set(&mut c.dial_max_backoff, args.dial_max_backoff);
+    if args.api.is_some() {
+        c.api = args.api;
+    }
+    if args.api_token_file.is_some() {
+        c.api_token_file = args.api_token_file;
+    }
+    set(&mut c.metrics_top_torrents, args.metrics_top_torrents);
     c.torrents
         .extend(args.paths.into_iter().map(|path| TorrentSpec {
             path,
@@ -225,6 +260,26 @@ fn effective(args: Args) -> anyhow::Result<(Config, bool)> {
         }));
     c.validate()?;
     Ok((c, args.print_config))
+}
+
+/// The API server's settings, when the API is on: the token from
+/// `SEEDCORE_API_TOKEN`, else from `api_token_file`.
+fn api_config(c: &Config) -> anyhow::Result<Option<ApiConfig>> {
+    let Some(addr) = c.api else {
+        return Ok(None);
+    };
+    let mut a = ApiConfig::new(addr);
+    a.token = match std::env::var("SEEDCORE_API_TOKEN") {
+        Ok(t) if !t.trim().is_empty() => Some(t.trim().to_string()),
+        _ => match &c.api_token_file {
+            Some(f) => Some(super::ctl::read_token(f)?),
+            None => None,
+        },
+    };
+    a.max_body = usize::try_from(c.api_max_body.0).unwrap_or(usize::MAX);
+    a.max_connections = c.api_max_connections as usize;
+    a.top_torrents = c.metrics_top_torrents as usize;
+    Ok(Some(a))
 }
 
 /// Runs `seedcore seed`.
@@ -236,7 +291,24 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     }
     let json = config.json;
     let send_path = config.send_path;
+    let api_config = api_config(&config)?;
     let seeder = Seeder::start(config).context("cannot start seeding")?;
+    let api = match api_config {
+        Some(c) => match ApiServer::start(c, Arc::new(seeder.node())) {
+            Ok(api) => {
+                tracing::info!(
+                    "API on http://{0}/api/v1/, metrics on http://{0}/metrics, status page on http://{0}/",
+                    api.local_addr()
+                );
+                Some(api)
+            }
+            Err(e) => {
+                seeder.shutdown();
+                return Err(e).context("cannot start the API (--api)");
+            }
+        },
+        None => None,
+    };
     seeder
         .stop_on_signals()
         .context("cannot install the SIGINT/SIGTERM handlers")?;
@@ -275,6 +347,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         );
     }
     seeder.wait();
+    drop(api);
     tracing::info!("stopped");
     Ok(Outcome::Ok)
 }
