@@ -38,9 +38,11 @@
 pub mod bencode;
 pub mod clients;
 pub mod data;
+pub mod http;
 pub mod leech;
 pub mod live;
 pub mod process;
+pub mod prom;
 pub mod seed;
 
 pub use clients::{

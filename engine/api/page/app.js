@@ -66,7 +66,8 @@
       code.textContent = t.info_hash.slice(0, 16) + "…";
       code.title = t.info_hash;
       row.insertCell().appendChild(code);
-      cell(row, t.state === "checking" ? "checking " + (100 * t.progress).toFixed(0) + "%" : t.state);
+      cell(row, t.state === "checking" && t.progress !== null
+        ? "checking " + (100 * t.progress).toFixed(0) + "%" : t.state, "state");
       cell(row, t.peers, "n");
       cell(row, rate(t.upload_rate), "n");
       cell(row, bytes(t.uploaded), "n");
@@ -119,9 +120,20 @@
 
   async function poll() {
     try {
-      const [status, torrents, history] = await Promise.all([
-        get("/api/v1/status"), get("/api/v1/torrents"), get("/api/v1/history"),
+      const [status, history, list] = await Promise.all([
+        get("/api/v1/status"), get("/api/v1/history"),
+        // States come from the torrent list; a node that cannot list
+        // still shows its torrents from the status report.
+        get("/api/v1/torrents").catch(() => null),
       ]);
+      const states = new Map((list || []).map((t) => [t.info_hash, t]));
+      const torrents = status.torrents.map((t) => {
+        const info = states.get(t.info_hash);
+        return Object.assign({}, t, {
+          state: info ? info.state : "seeding",
+          progress: info && info.verify ? info.verify.fraction : null,
+        });
+      });
       drawSummary(status, torrents);
       drawTorrents(torrents);
       drawShards(status.shards);
