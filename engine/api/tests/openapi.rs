@@ -20,8 +20,15 @@ use seedcore_api::{routes::ROUTES, ApiConfig, ApiServer, OPENAPI};
 use seedcore_runtime::{Config, Seeder, Span, TorrentSpec};
 use support::*;
 
-/// (method, documented path, real path, headers, body).
-type Call<'a> = (&'a str, &'a str, String, &'a [(&'a str, &'a str)], Vec<u8>);
+/// (method, documented path, real path, headers, body, expected status).
+type Call<'a> = (
+    &'a str,
+    &'a str,
+    String,
+    &'a [(&'a str, &'a str)],
+    Vec<u8>,
+    u16,
+);
 
 fn spec() -> Value {
     serde_json::from_str(OPENAPI).expect("openapi.json is JSON")
@@ -205,152 +212,42 @@ fn every_documented_operation_answers_as_described_on_a_real_node() {
     let json = [("Content-Type", "application/json")];
     let add_body = serde_json::json!({ "path": extra }).to_string();
     let t = |p: &str| format!("/api/v1/torrents/{hash}{p}");
-    // (method, documented path, real path, headers, body); removal last.
+    // (method, documented path, real path, headers, body, status); removal last.
+    let none: &[(&str, &str)] = &[];
+    #[rustfmt::skip]
     let calls: Vec<Call<'_>> = vec![
-        ("GET", "/", "/".into(), &[], vec![]),
-        ("GET", "/app.js", "/app.js".into(), &[], vec![]),
-        ("GET", "/app.css", "/app.css".into(), &[], vec![]),
-        (
-            "GET",
-            "/api/v1/openapi.json",
-            "/api/v1/openapi.json".into(),
-            &[],
-            vec![],
-        ),
-        ("GET", "/metrics", "/metrics".into(), &[], vec![]),
-        (
-            "GET",
-            "/api/v1/status",
-            "/api/v1/status".into(),
-            &[],
-            vec![],
-        ),
-        (
-            "GET",
-            "/api/v1/history",
-            "/api/v1/history".into(),
-            &[],
-            vec![],
-        ),
-        (
-            "GET",
-            "/api/v1/torrents",
-            "/api/v1/torrents".into(),
-            &[],
-            vec![],
-        ),
-        (
-            "POST",
-            "/api/v1/torrents",
-            "/api/v1/torrents".into(),
-            &json,
-            add_body.into_bytes(),
-        ),
-        (
-            "POST",
-            "/api/v1/torrents",
-            "/api/v1/torrents".into(),
-            &json,
-            b"{".to_vec(),
-        ),
-        ("GET", "/api/v1/torrents/{hash}", t(""), &[], vec![]),
-        (
-            "GET",
-            "/api/v1/torrents/{hash}",
-            "/api/v1/torrents/xyz".into(),
-            &[],
-            vec![],
-        ),
-        (
-            "GET",
-            "/api/v1/torrents/{hash}",
-            format!("/api/v1/torrents/{}", "0".repeat(40)),
-            &[],
-            vec![],
-        ),
-        (
-            "PATCH",
-            "/api/v1/torrents/{hash}",
-            t(""),
-            &json,
-            br#"{"upload_limit": 0}"#.to_vec(),
-        ),
-        (
-            "GET",
-            "/api/v1/torrents/{hash}/peers",
-            t("/peers"),
-            &[],
-            vec![],
-        ),
-        (
-            "POST",
-            "/api/v1/torrents/{hash}/pause",
-            t("/pause"),
-            &[],
-            vec![],
-        ),
-        (
-            "POST",
-            "/api/v1/torrents/{hash}/resume",
-            t("/resume"),
-            &[],
-            vec![],
-        ),
-        (
-            "POST",
-            "/api/v1/torrents/{hash}/recheck",
-            t("/recheck"),
-            &[],
-            vec![],
-        ),
-        (
-            "GET",
-            "/api/v1/limits",
-            "/api/v1/limits".into(),
-            &[],
-            vec![],
-        ),
-        (
-            "PATCH",
-            "/api/v1/limits",
-            "/api/v1/limits".into(),
-            &json,
-            br#"{"upload_slots": 0}"#.to_vec(),
-        ),
-        (
-            "PATCH",
-            "/api/v1/limits",
-            "/api/v1/limits".into(),
-            &json,
-            br#"{"slots": 0}"#.to_vec(),
-        ),
-        (
-            "GET",
-            "/api/v1/blocklist",
-            "/api/v1/blocklist".into(),
-            &[],
-            vec![],
-        ),
-        (
-            "POST",
-            "/api/v1/blocklist/reload",
-            "/api/v1/blocklist/reload".into(),
-            &[],
-            vec![],
-        ),
-        (
-            "POST",
-            "/api/v1/config/reload",
-            "/api/v1/config/reload".into(),
-            &[],
-            vec![],
-        ),
-        ("DELETE", "/api/v1/torrents/{hash}", t(""), &[], vec![]),
+        ("GET", "/", "/".into(), none, vec![], 200),
+        ("GET", "/app.js", "/app.js".into(), none, vec![], 200),
+        ("GET", "/app.css", "/app.css".into(), none, vec![], 200),
+        ("GET", "/api/v1/openapi.json", "/api/v1/openapi.json".into(), none, vec![], 200),
+        ("GET", "/metrics", "/metrics".into(), none, vec![], 200),
+        ("GET", "/api/v1/status", "/api/v1/status".into(), none, vec![], 200),
+        ("GET", "/api/v1/history", "/api/v1/history".into(), none, vec![], 200),
+        ("GET", "/api/v1/torrents", "/api/v1/torrents".into(), none, vec![], 200),
+        ("POST", "/api/v1/torrents", "/api/v1/torrents".into(), &json, add_body.into_bytes(), 201),
+        ("POST", "/api/v1/torrents", "/api/v1/torrents".into(), &json, b"{".to_vec(), 400),
+        ("GET", "/api/v1/torrents/{hash}", t(""), none, vec![], 200),
+        ("GET", "/api/v1/torrents/{hash}", "/api/v1/torrents/xyz".into(), none, vec![], 400),
+        ("GET", "/api/v1/torrents/{hash}", format!("/api/v1/torrents/{}", "0".repeat(40)), none, vec![], 404),
+        ("PATCH", "/api/v1/torrents/{hash}", t(""), &json, br#"{"upload_limit": 0}"#.to_vec(), 200),
+        ("GET", "/api/v1/torrents/{hash}/peers", t("/peers"), none, vec![], 200),
+        ("POST", "/api/v1/torrents/{hash}/pause", t("/pause"), none, vec![], 200),
+        ("POST", "/api/v1/torrents/{hash}/resume", t("/resume"), none, vec![], 200),
+        ("POST", "/api/v1/torrents/{hash}/recheck", t("/recheck"), none, vec![], 200),
+        ("GET", "/api/v1/limits", "/api/v1/limits".into(), none, vec![], 200),
+        ("PATCH", "/api/v1/limits", "/api/v1/limits".into(), &json, br#"{"upload_slots": 0}"#.to_vec(), 200),
+        ("PATCH", "/api/v1/limits", "/api/v1/limits".into(), &json, br#"{"slots": 0}"#.to_vec(), 400),
+        ("GET", "/api/v1/blocklist", "/api/v1/blocklist".into(), none, vec![], 200),
+        // No blocklist file and no configuration file on this node.
+        ("POST", "/api/v1/blocklist/reload", "/api/v1/blocklist/reload".into(), none, vec![], 501),
+        ("POST", "/api/v1/config/reload", "/api/v1/config/reload".into(), none, vec![], 501),
+        ("DELETE", "/api/v1/torrents/{hash}", t(""), none, vec![], 200),
     ];
     let mut covered = BTreeSet::new();
-    for (method, doc_path, real, headers, body) in &calls {
+    for (method, doc_path, real, headers, body, expected) in &calls {
         let r = request(addr, method, real, headers, body);
         conforms(&spec, method, doc_path, &r);
+        assert_eq!(r.status, *expected, "{method} {real}: {}", r.text());
         covered.insert((method.to_string(), doc_path.to_string()));
     }
     assert_eq!(

@@ -349,6 +349,31 @@ pub struct Config {
     /// Torrents with their own `/metrics` series: the top ones by upload
     /// rate (0: none). Bounds the series count on a node with thousands.
     pub metrics_top_torrents: u32,
+    /// The live node's own folder: torrents added at run time (through
+    /// the API or the watch folder), their data folders, paused flags and
+    /// limits, and the resume files (unless `resume_dir` is set). Written
+    /// atomically; a `kill -9` never loses an acknowledged change. Unset:
+    /// run-time changes last until the process ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_dir: Option<PathBuf>,
+    /// A folder watched for `.torrent` files (inotify): one dropped in is
+    /// added, one removed is removed, one that does not parse is moved to
+    /// `<watch>/.failed/` with the error beside it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watch: Option<PathBuf>,
+    /// Where the data of watch-folder torrents is (default: the watch
+    /// folder itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watch_data: Option<PathBuf>,
+    /// Upload rate of the whole node in bytes per second (`"10M"` is 10
+    /// MiB/s), shared between shards by demand; 0 = unlimited. Changeable
+    /// at run time.
+    pub upload_limit: Bytes,
+    /// An IP blocklist (eMule `ipfilter.dat` or P2P text format, IPv4 and
+    /// IPv6): those addresses are refused before their handshake and never
+    /// dialled. Reloaded on SIGHUP and through the API.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocklist: Option<PathBuf>,
     /// The torrents to seed.
     #[serde(rename = "torrent", skip_serializing_if = "Vec::is_empty")]
     pub torrents: Vec<TorrentSpec>,
@@ -404,6 +429,11 @@ impl Default for Config {
             api_max_body: Bytes(16 << 20),
             api_max_connections: 64,
             metrics_top_torrents: 10,
+            state_dir: None,
+            watch: None,
+            watch_data: None,
+            upload_limit: Bytes(0),
+            blocklist: None,
             torrents: Vec::new(),
         }
     }
@@ -432,7 +462,16 @@ impl Config {
                     }
                 }
             }
-            if let Some(d) = &mut c.resume_dir {
+            for d in [
+                &mut c.resume_dir,
+                &mut c.state_dir,
+                &mut c.watch,
+                &mut c.watch_data,
+                &mut c.blocklist,
+            ]
+            .into_iter()
+            .flatten()
+            {
                 if d.is_relative() {
                     *d = base.join(&*d);
                 }

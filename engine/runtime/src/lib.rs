@@ -31,21 +31,27 @@
 //! ```
 #![deny(unsafe_code)]
 
+pub mod blocklist;
 pub mod config;
 mod control;
 mod error;
+mod fsutil;
+mod ids;
+pub mod limits;
 mod listen;
 mod mailbox;
 mod msg;
 pub mod node;
 mod shard;
+mod state;
 pub mod sys;
 pub mod torrents;
+mod watchdir;
 
 pub use config::{Bytes, Config, SendPath, Span, TorrentSpec};
 pub use control::status::{
-    AnnounceCounters, DhtStatus, FileCheckCounters, OutgoingStatus, PeerCounters, ScrapeReport,
-    ShardStatus, StatusReport, TorrentStatus, TrackerReport,
+    AnnounceCounters, DhtStatus, FileCheckCounters, LiveStatus, OutgoingStatus, PeerCounters,
+    ScrapeReport, ShardStatus, StatusReport, TorrentStatus, TrackerReport,
 };
 pub use error::RuntimeError;
 pub use node::{
@@ -110,15 +116,47 @@ pub struct Seeder {
     shards: usize,
     latest: Arc<Mutex<Option<StatusReport>>>,
     node: Node,
+    watcher: Option<watchdir::WatchDir>,
 }
 
 impl Seeder {
     /// Loads and verifies every torrent of `config`, binds the listeners,
     /// starts the shards and the control thread. Returns once every shard
     /// accepts connections.
-    pub fn start(config: Config) -> Result<Seeder, RuntimeError> {
+    pub fn start(mut config: Config) -> Result<Seeder, RuntimeError> {
         config.validate()?;
-        let loaded = torrents::load_all(&config)?;
+        let state = match &config.state_dir {
+            Some(d) => Some(Arc::new(state::StateDir::open(d)?)),
+            None => None,
+        };
+        if let (None, Some(s)) = (&config.resume_dir, &state) {
+            config.resume_dir = Some(s.resume_dir());
+        }
+        let blocklist = match &config.blocklist {
+            Some(p) => {
+                Arc::new(
+                    blocklist::Blocklist::load(p).map_err(|e| RuntimeError::Config {
+                        what: format!("blocklist: {e} (fix the file or leave `blocklist` unset)"),
+                    })?,
+                )
+            }
+            None => Arc::new(blocklist::Blocklist::default()),
+        };
+        let live_node = state.is_some() || config.watch.is_some();
+        let loaded = if config.torrents.is_empty() && live_node {
+            Vec::new()
+        } else {
+            torrents::load_all(&config)?
+        };
+        let mut ids = ids::Ids::default();
+        let loaded: Vec<(seedcore_protocol::session::TorrentId, torrents::Loaded)> = loaded
+            .into_iter()
+            .map(|t| ids.allocate().map(|id| (id, t)))
+            .collect::<Option<_>>()
+            .ok_or_else(|| RuntimeError::Config {
+                what: format!("more than {} torrents", 1u64 << ids::SLOT_BITS),
+            })?;
+        let global = Arc::new(limits::SharedBucket::new(config.upload_limit.0));
         let shards = config.shard_count();
         let cpus = sys::online_cpus();
         let default_bind = config.bind == Config::default().bind;
@@ -128,8 +166,7 @@ impl Seeder {
         let net = control::net::bind(&config, port)?;
 
         let session = Arc::new(session_config(&config, port, net.dht_port()));
-        let slots = (config.upload_slots > 0)
-            .then(|| (config.upload_slots as usize).div_ceil(shards).max(1));
+        let slot_shares = control::live::even_shares(config.upload_slots, shards);
         let max_conns = (config.max_peers as usize).div_ceil(shards).max(1);
         let io_memory = usize::try_from(config.io_memory.0).unwrap_or(usize::MAX);
         warn_memlock(io_memory, shards);
@@ -147,12 +184,14 @@ impl Seeder {
                 listeners,
                 torrents: loaded
                     .iter()
-                    .map(|t| (Arc::clone(&t.ctx), Arc::clone(&t.data), t.have.clone()))
+                    .map(|(id, t)| (*id, Arc::clone(&t.ctx), Arc::clone(&t.data), t.have.clone()))
                     .collect(),
+                upload_limit: Arc::clone(&global),
+                blocklist: Arc::clone(&blocklist),
                 session: Arc::clone(&session),
                 send_path: config.send_path,
                 max_conns,
-                slots,
+                slots: slot_shares.get(index).copied().flatten(),
                 choke_interval: config.choke_interval.0,
                 inbox,
                 to_control: to_control.clone(),
@@ -174,7 +213,9 @@ impl Seeder {
             return Err(e);
         }
 
-        let summaries = loaded.iter().map(summary).collect();
+        let summaries = loaded.iter().map(|(_, t)| summary(t)).collect();
+        let (commands_tx, commands) = crossbeam_channel::unbounded();
+        let waker = Arc::clone(&net.waker);
         let stop = Arc::new(AtomicBool::new(false));
         let latest = Arc::new(Mutex::new(None));
         // The control thread takes the core after the shards (with the
@@ -194,7 +235,18 @@ impl Seeder {
             listen: bound.addrs.clone(),
             net,
             cpu: control_cpu,
+            commands,
+            live: control::LiveStart {
+                ids,
+                state,
+                global,
+                blocklist,
+            },
         };
+        let watch = config.watch.clone().map(|w| {
+            let data = config.watch_data.clone().unwrap_or_else(|| w.clone());
+            (w, data)
+        });
         let handle = std::thread::Builder::new()
             .name("seedcore-control".into())
             .spawn(move || {
@@ -213,8 +265,29 @@ impl Seeder {
                 config.send_path
             );
         }
-        let node = Node::new(bound.addrs.clone(), shards, Arc::clone(&latest));
+        let node = Node::new(
+            bound.addrs.clone(),
+            shards,
+            Arc::clone(&latest),
+            commands_tx,
+            waker,
+            config.verify_threads,
+        );
+        let watcher = match watch {
+            Some((dir, data)) => match watchdir::start(node.clone(), dir.clone(), data) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    stop.store(true, Ordering::Relaxed);
+                    let _ = handle.join();
+                    return Err(RuntimeError::Config {
+                        what: format!("watch folder {}: {e}", dir.display()),
+                    });
+                }
+            },
+            None => None,
+        };
         Ok(Seeder {
+            watcher,
             node,
             addrs: bound.addrs,
             stop,
@@ -285,6 +358,7 @@ impl Seeder {
         if let Some(h) = self.control.take() {
             let _ = h.join();
         }
+        self.watcher.take();
     }
 
     /// Stops the seed and waits for it.
@@ -296,6 +370,8 @@ impl Seeder {
 
 impl Drop for Seeder {
     fn drop(&mut self) {
+        // The watch folder first: it adds and removes through the node.
+        self.watcher.take();
         if let Some(h) = self.control.take() {
             self.stop.store(true, Ordering::Relaxed);
             let _ = h.join();

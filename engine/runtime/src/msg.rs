@@ -5,8 +5,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use seedcore_protocol::session::{PexEntry, TorrentId};
+use seedcore_protocol::session::{PexEntry, TorrentContext, TorrentId};
 
+use crate::blocklist::Blocklist;
+use crate::limits::SharedBucket;
+use crate::node::PeerInfo;
 use crate::torrents::TorrentData;
 
 /// Names one dial job of the control thread's dialer.
@@ -57,16 +60,61 @@ pub enum ToShard {
         /// Peers gone since the last round.
         dropped: Arc<[SocketAddr]>,
     },
+    /// Start serving a torrent under `id` (added, resumed or re-checked at
+    /// run time).
+    Attach {
+        /// Its id (a fresh one: ids are never reused while in use).
+        id: TorrentId,
+        /// What sessions need.
+        ctx: Arc<TorrentContext>,
+        /// Its data.
+        data: Arc<TorrentData>,
+        /// Per piece: verified and servable.
+        have: Arc<[bool]>,
+        /// Its own upload limit, when it has one.
+        limit: Option<Arc<SharedBucket>>,
+    },
+    /// Stop serving a torrent (removed, paused, re-checked): its peers are
+    /// closed, handshakes naming it refused; answered with
+    /// [`FromShard::Detached`]. Peers of other torrents see nothing.
+    Detach {
+        /// The torrent.
+        id: TorrentId,
+    },
+    /// A torrent's own upload limit changed (`None`: it has none now).
+    TorrentLimit {
+        /// The torrent.
+        id: TorrentId,
+        /// The shared bucket of its limit.
+        limit: Option<Arc<SharedBucket>>,
+    },
+    /// Describe the peers of a torrent: the shard sends its index and the
+    /// list on `reply` (an empty list when it has none).
+    Peers {
+        /// The torrent.
+        id: TorrentId,
+        /// Where the answer goes.
+        reply: crossbeam_channel::Sender<(usize, Vec<PeerInfo>)>,
+    },
+    /// This shard's share of the global upload slots (`None`: unlimited).
+    Slots(Option<usize>),
+    /// A new IP blocklist: refuse those addresses from now on, and close
+    /// the connected peers it blocks.
+    Blocklist(Arc<Blocklist>),
     /// Stop accepting, close every connection, end the shard.
     Stop,
 }
 
-/// Per-torrent counters of one shard.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TorrentCounters {
-    /// Peers connected (handshake done).
-    pub peers: u32,
-    /// Block payload bytes sent, ever.
+/// How one torrent's counters on one shard changed since the shard's
+/// last report. Reports carry only the torrents that changed, so that
+/// 100,000 torrents idle on 64 shards cost nothing per second.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TorrentDelta {
+    /// The torrent.
+    pub id: TorrentId,
+    /// Change in peers connected (handshake done).
+    pub peers: i64,
+    /// Block payload bytes sent since the last report.
     pub uploaded: u64,
 }
 
@@ -75,12 +123,17 @@ pub struct TorrentCounters {
 pub struct ShardStats {
     /// Open connections (handshaking ones included).
     pub connections: u32,
+    /// Peers interested in our pieces now (for sharing the upload slots
+    /// between shards by demand).
+    pub interested: u32,
     /// All bytes written to sockets, ever.
     pub bytes_sent: u64,
     /// All bytes read from sockets, ever.
     pub bytes_received: u64,
-    /// Per torrent, indexed by `TorrentId`.
-    pub torrents: Vec<TorrentCounters>,
+    /// Connections refused because their address is blocklisted, ever.
+    pub refused_blocked: u64,
+    /// The torrents whose counters changed since the last report.
+    pub torrents: Vec<TorrentDelta>,
     /// CPU time of the shard's thread.
     pub cpu: Duration,
     /// Connection and request counters (for metrics).
@@ -150,6 +203,14 @@ pub enum FromShard {
         torrent: TorrentId,
         /// The peers it says joined (IPv4 and IPv6).
         added: Vec<SocketAddr>,
+    },
+    /// The shard dropped a torrent ([`ToShard::Detach`]): nothing on it
+    /// refers to that id any more.
+    Detached {
+        /// Which shard.
+        shard: usize,
+        /// The torrent.
+        id: TorrentId,
     },
     /// The shard has closed every connection and is ending.
     Stopped {

@@ -183,61 +183,103 @@ pub fn load(spec: &TorrentSpec, config: &Config) -> Result<Loaded, RuntimeError>
             Some(made),
         )
     };
+    let made_stamps = made.as_ref().map(|m| m.stamps.clone());
+    let resume_file = resume_path(config, &meta, &root);
+    let opts = VerifyOptions {
+        threads: config.verify_threads,
+        progress: None,
+    };
+    let v = open_verified(
+        &meta,
+        &root,
+        &resume_file,
+        made_stamps.as_deref(),
+        false,
+        &opts,
+    )?;
+    Ok(finish(
+        torrent_path,
+        root,
+        meta,
+        v.ctx,
+        v.data,
+        v.have,
+        made.is_some(),
+        v.from_resume,
+    ))
+}
+
+/// A torrent's data opened and its pieces known.
+#[derive(Debug)]
+pub struct Verified {
+    /// What sessions need.
+    pub ctx: TorrentContext,
+    /// The mappings and handles.
+    pub data: TorrentData,
+    /// Per piece: verified (not yet masked by unmapped files: see
+    /// [`servable`]).
+    pub have: Vec<bool>,
+    /// Verification was skipped thanks to a current resume file.
+    pub from_resume: bool,
+}
+
+/// Opens a torrent's data under `root` and finds its good pieces: trusted
+/// from `made_stamps` (a torrent just made from these files, if none
+/// changed since), else from a current resume file at `resume_file`, else
+/// by verifying (`force`: always verify). Writes the resume file.
+pub fn open_verified(
+    meta: &Metainfo,
+    root: &Path,
+    resume_file: &Path,
+    made_stamps: Option<&[Option<FileStamp>]>,
+    force: bool,
+    opts: &VerifyOptions<'_>,
+) -> Result<Verified, RuntimeError> {
     let name = meta.info.name.clone();
-    let ctx = TorrentContext::from_metainfo(&meta).map_err(|e| RuntimeError::Create {
-        path: torrent_path.clone(),
+    let ctx = TorrentContext::from_metainfo(meta).map_err(|e| RuntimeError::Create {
+        path: root.to_path_buf(),
         what: e.to_string(),
     })?;
-    let data = TorrentData::open(&meta, &root)?;
-    report_files(&meta, &data.storage);
-    let resume_file = resume_path(config, &meta, &root);
+    let data = TorrentData::open(meta, root)?;
+    report_files(meta, &data.storage);
     let geo = Geometry::from_info(&meta.info);
 
     // A torrent just made from these very files: its hashes are the check,
     // as long as no file changed between hashing and opening.
-    if let Some(m) = &made {
+    if let (Some(stamps), false) = (made_stamps, force) {
         let unchanged = (0..meta.info.files.len()).all(|i| {
             meta.info.files.get(i).is_some_and(|f| f.attr.pad)
-                || data.storage.file_stamp(i) == m.stamps.get(i).copied().flatten()
+                || data.storage.file_stamp(i) == stamps.get(i).copied().flatten()
         });
         if unchanged && data.storage.all_ok() {
             let have = vec![true; geo.piece_count() as usize];
             save_resume(
-                &resume_file,
-                &ResumeData::new(&meta, m.stamps.clone(), have.clone()),
+                resume_file,
+                &ResumeData::new(meta, stamps.to_vec(), have.clone()),
             );
-            return Ok(finish(
-                torrent_path,
-                root,
-                meta,
+            return Ok(Verified {
                 ctx,
                 data,
                 have,
-                true,
-                false,
-            ));
+                from_resume: false,
+            });
         }
     }
 
-    if let Ok(r) = ResumeData::load(&resume_file) {
-        if r.valid_for(&meta, &root) && r.have.len() == geo.piece_count() as usize {
+    if let (Ok(r), false) = (ResumeData::load(resume_file), force) {
+        if r.valid_for(meta, root) && r.have.len() == geo.piece_count() as usize {
             tracing::info!(
                 "{name}: resume data {} is current: {} of {} pieces, no verification needed",
                 resume_file.display(),
                 r.have_count(),
                 r.have.len()
             );
-            let have = r.have;
-            return Ok(finish(
-                torrent_path,
-                root,
-                meta,
+            return Ok(Verified {
                 ctx,
                 data,
-                have,
-                made.is_some(),
-                true,
-            ));
+                have: r.have,
+                from_resume: true,
+            });
         }
         tracing::info!(
             "{name}: files changed since {} was written; verifying",
@@ -246,17 +288,12 @@ pub fn load(spec: &TorrentSpec, config: &Config) -> Result<Loaded, RuntimeError>
     }
 
     let started = std::time::Instant::now();
-    let opts = VerifyOptions {
-        threads: config.verify_threads,
-        progress: None,
-    };
-    let report =
-        seedcore_storage::verify_storage(&meta, &data.storage, &opts).map_err(|source| {
-            RuntimeError::Storage {
-                torrent: name.clone(),
-                source,
-            }
-        })?;
+    let report = seedcore_storage::verify_storage(meta, &data.storage, opts).map_err(|source| {
+        RuntimeError::Storage {
+            torrent: name.clone(),
+            source,
+        }
+    })?;
     let secs = started.elapsed().as_secs_f64().max(1e-6);
     tracing::info!(
         "{name}: verified {} MiB in {secs:.2} s: {} of {} pieces good",
@@ -272,18 +309,28 @@ pub fn load(spec: &TorrentSpec, config: &Config) -> Result<Loaded, RuntimeError>
             );
         }
     }
-    save_resume(&resume_file, &ResumeData::from_report(&meta, &report));
-    let have = report.have;
-    Ok(finish(
-        torrent_path,
-        root,
-        meta,
+    save_resume(resume_file, &ResumeData::from_report(meta, &report));
+    Ok(Verified {
         ctx,
         data,
-        have,
-        made.is_some(),
-        false,
-    ))
+        have: report.have,
+        from_resume: false,
+    })
+}
+
+/// Clears the pieces that lie in a file that is not mapped now (only
+/// mapped files can be served).
+pub fn servable(meta: &Metainfo, data: &TorrentData, have: &mut [bool]) {
+    let geo = Geometry::from_info(&meta.info);
+    for (i, f) in meta.info.files.iter().enumerate() {
+        if !f.attr.pad && f.length > 0 && data.files.get(i).is_none_or(Option::is_none) {
+            for p in pieces_of(&geo, f.offset, f.length) {
+                if let Some(h) = have.get_mut(p as usize) {
+                    *h = false;
+                }
+            }
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -298,16 +345,7 @@ fn finish(
     from_resume: bool,
 ) -> Loaded {
     // A piece is servable only if every file under it is mapped now.
-    let geo = Geometry::from_info(&meta.info);
-    for (i, f) in meta.info.files.iter().enumerate() {
-        if !f.attr.pad && f.length > 0 && data.files.get(i).is_none_or(Option::is_none) {
-            for p in pieces_of(&geo, f.offset, f.length) {
-                if let Some(h) = have.get_mut(p as usize) {
-                    *h = false;
-                }
-            }
-        }
-    }
+    servable(&meta, &data, &mut have);
     Loaded {
         torrent_path,
         root,

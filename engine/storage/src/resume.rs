@@ -223,39 +223,7 @@ impl ResumeData {
     /// folder, fsync, rename over `path`, fsync of the folder. A crash at
     /// any point leaves either the old file or the new one, never a mix.
     pub fn save(&self, path: &Path) -> Result<(), ResumeError> {
-        fn io(op: &'static str, p: &Path) -> impl FnOnce(std::io::Error) -> ResumeError + use<> {
-            let path = p.to_path_buf();
-            move |source| ResumeError::Io { op, path, source }
-        }
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-        let write = || -> Result<(), ResumeError> {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&tmp)
-                .map_err(io("create", &tmp))?;
-            f.write_all(&self.encode()).map_err(io("write", &tmp))?;
-            f.sync_all().map_err(io("fsync", &tmp))?;
-            std::fs::rename(&tmp, path).map_err(io("rename into place", path))
-        };
-        if let Err(e) = write() {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
-        }
-        #[cfg(unix)]
-        File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io("fsync folder", &dir))?;
-        Ok(())
+        write_durably(path, &self.encode())
     }
 
     /// Reads and checks a resume file (at most [`MAX_RESUME_BYTES`]).
@@ -286,6 +254,74 @@ impl ResumeData {
         }
         ResumeData::decode(&buf)
     }
+}
+
+/// Writes `bytes` to `path` atomically and durably: a temporary file in
+/// the same folder, fsync, rename over `path`, fsync of the folder. A crash
+/// at any point leaves either the old file or the new one, never a mix,
+/// and once this returns the new one survives a power cut. (Resume files
+/// use it; so does the runtime's state folder.)
+pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), ResumeError> {
+    fn io(op: &'static str, p: &Path) -> impl FnOnce(std::io::Error) -> ResumeError + use<> {
+        let path = p.to_path_buf();
+        move |source| ResumeError::Io { op, path, source }
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let write = || -> Result<(), ResumeError> {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(io("create", &tmp))?;
+        f.write_all(bytes).map_err(io("write", &tmp))?;
+        f.sync_all().map_err(io("fsync", &tmp))?;
+        std::fs::rename(&tmp, path).map_err(io("rename into place", path))
+    };
+    if let Err(e) = write() {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    sync_dir(&dir)
+}
+
+/// Removes `path` and makes the removal durable (fsync of its folder).
+/// A file that is already gone is not an error.
+pub fn remove_durably(path: &Path) -> Result<(), ResumeError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(ResumeError::Io {
+                op: "remove",
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    }
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => sync_dir(d),
+        _ => sync_dir(Path::new(".")),
+    }
+}
+
+/// fsync of a folder: makes the renames and removals in it durable.
+pub fn sync_dir(dir: &Path) -> Result<(), ResumeError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|source| ResumeError::Io {
+            op: "fsync folder",
+            path: dir.to_path_buf(),
+            source,
+        })
 }
 
 /// A size or count as a bencode integer (`i64`), saturating: nothing real

@@ -68,9 +68,9 @@ pub(crate) struct DhtNode {
     settings: Settings,
     bootstrap: Vec<SocketAddr>,
     resolving: Vec<u64>,
-    entries: Vec<Entry>,
-    by_hash: HashMap<NodeId, TorrentId>,
-    lookups: HashMap<LookupId, usize>,
+    /// The hashes announced, by hash (a torrent has one, a hybrid two).
+    entries: HashMap<NodeId, Entry>,
+    lookups: HashMap<LookupId, NodeId>,
     rng: seedcore_dht::Rng,
     announces: u64,
     peers_found: u64,
@@ -117,16 +117,18 @@ impl DhtNode {
         // First announces spread over a few seconds per thousand torrents.
         let spread = Duration::from_millis(5)
             .saturating_mul(u32::try_from(hashes.len()).unwrap_or(u32::MAX));
-        let entries: Vec<Entry> = hashes
+        let entries: HashMap<NodeId, Entry> = hashes
             .iter()
-            .map(|&(torrent, hash)| Entry {
-                torrent,
-                hash: NodeId(hash),
-                next_at: now + spread.mul_f64(unit(&mut rng)),
-                lookup: None,
+            .map(|&(torrent, hash)| {
+                let e = Entry {
+                    torrent,
+                    hash: NodeId(hash),
+                    next_at: now + spread.mul_f64(unit(&mut rng)),
+                    lookup: None,
+                };
+                (e.hash, e)
             })
             .collect();
-        let by_hash = entries.iter().map(|e| (e.hash, e.torrent)).collect();
         let mut node = DhtNode {
             socket,
             dht: None,
@@ -134,7 +136,6 @@ impl DhtNode {
             bootstrap,
             resolving,
             entries,
-            by_hash,
             lookups: HashMap::new(),
             rng,
             announces: 0,
@@ -146,6 +147,37 @@ impl DhtNode {
             node.start(now);
         }
         node
+    }
+
+    /// A torrent starts being served: its hashes are announced, the first
+    /// time within a few seconds.
+    pub(crate) fn add(&mut self, now: Instant, torrent: TorrentId, hashes: &[[u8; 20]]) {
+        for &h in hashes {
+            let at = now + Duration::from_secs(2).mul_f64(unit(&mut self.rng));
+            self.entries.insert(
+                NodeId(h),
+                Entry {
+                    torrent,
+                    hash: NodeId(h),
+                    next_at: at,
+                    lookup: None,
+                },
+            );
+        }
+    }
+
+    /// A torrent stops being served: it is no longer announced (a lookup
+    /// under way finishes, and its peers are ignored).
+    pub(crate) fn remove(&mut self, torrent: TorrentId, hashes: &[[u8; 20]]) {
+        for h in hashes {
+            if self
+                .entries
+                .get(&NodeId(*h))
+                .is_some_and(|e| e.torrent == torrent)
+            {
+                self.entries.remove(&NodeId(*h));
+            }
+        }
     }
 
     /// The socket, for registering with `mio`.
@@ -222,7 +254,7 @@ impl DhtNode {
         let d = self.dht.as_ref()?;
         let announce = self
             .entries
-            .iter()
+            .values()
             .filter(|e| e.lookup.is_none())
             .map(|e| e.next_at)
             .min();
@@ -263,7 +295,7 @@ impl DhtNode {
         let limit = seedcore_dht::Config::new([0; 32])
             .max_lookups
             .saturating_sub(SPARE_LOOKUPS);
-        for (i, e) in self.entries.iter_mut().enumerate() {
+        for e in self.entries.values_mut() {
             if e.lookup.is_some() || e.next_at > now {
                 continue;
             }
@@ -274,7 +306,7 @@ impl DhtNode {
                 Ok(id) => {
                     tracing::debug!("DHT: announcing {}", e.hash);
                     e.lookup = Some(id);
-                    self.lookups.insert(id, i);
+                    self.lookups.insert(id, e.hash);
                 }
                 Err(DhtError::NoNodes) => {
                     e.next_at = now + RETRY.min(self.settings.interval);
@@ -299,7 +331,7 @@ impl DhtNode {
                 Event::Peers {
                     info_hash, peers, ..
                 } => {
-                    if let Some(&t) = self.by_hash.get(&info_hash) {
+                    if let Some(t) = self.entries.get(&info_hash).map(|e| e.torrent) {
                         self.peers_found += peers.len() as u64;
                         found.push((t, peers));
                     }
@@ -310,12 +342,12 @@ impl DhtNode {
                     announced,
                     ..
                 } => {
-                    let Some(i) = self.lookups.remove(&lookup) else {
+                    let Some(hash) = self.lookups.remove(&lookup) else {
                         continue;
                     };
                     let interval = self.settings.interval;
                     let jitter = interval.mul_f64(0.1 * unit(&mut self.rng));
-                    if let Some(e) = self.entries.get_mut(i) {
+                    if let Some(e) = self.entries.get_mut(&hash) {
                         e.lookup = None;
                         e.next_at = now + interval + jitter;
                         if matches!(kind, LookupKind::Announce { .. }) {

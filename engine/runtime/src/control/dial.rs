@@ -55,6 +55,8 @@ pub(crate) struct DialOrder {
 #[derive(Debug)]
 pub(crate) struct Dialer {
     targets: BTreeMap<DialId, Target>,
+    peers: Vec<String>,
+    next_id: u64,
     max_backoff: Duration,
 }
 
@@ -62,30 +64,44 @@ impl Dialer {
     /// One target per (peer, torrent).
     pub(crate) fn new(
         peers: &[String],
-        torrents: usize,
+        torrents: &[TorrentId],
         max_backoff: Duration,
         now: Instant,
     ) -> Dialer {
-        let mut targets = BTreeMap::new();
-        let mut id = 0u64;
-        for peer in peers {
-            for t in 0..torrents {
-                targets.insert(
-                    DialId(id),
-                    Target {
-                        torrent: TorrentId(u32::try_from(t).unwrap_or(u32::MAX)),
-                        peer: peer.clone(),
-                        state: State::Waiting(now),
-                        backoff: FIRST_BACKOFF,
-                        failures: 0,
-                    },
-                );
-                id += 1;
-            }
-        }
-        Dialer {
-            targets,
+        let mut d = Dialer {
+            targets: BTreeMap::new(),
+            peers: peers.to_vec(),
+            next_id: 0,
             max_backoff: max_backoff.max(FIRST_BACKOFF),
+        };
+        for &t in torrents {
+            d.add_torrent(t, now);
+        }
+        d
+    }
+
+    /// A torrent starts being served: every known peer is dialled for it.
+    pub(crate) fn add_torrent(&mut self, torrent: TorrentId, now: Instant) {
+        for peer in &self.peers {
+            self.targets.insert(
+                DialId(self.next_id),
+                Target {
+                    torrent,
+                    peer: peer.clone(),
+                    state: State::Waiting(now),
+                    backoff: FIRST_BACKOFF,
+                    failures: 0,
+                },
+            );
+            self.next_id += 1;
+        }
+    }
+
+    /// A torrent stops being served: its targets are dropped (a dial in
+    /// flight ends on its own; the shard closes what connected).
+    pub(crate) fn remove_torrent(&mut self, torrent: TorrentId) {
+        if !self.peers.is_empty() {
+            self.targets.retain(|_, t| t.torrent != torrent);
         }
     }
 
@@ -242,7 +258,12 @@ mod tests {
     fn back_off_doubles_and_resets_after_a_stable_connection() {
         let t0 = Instant::now();
         let peers = vec!["127.0.0.1:1".to_string()];
-        let mut d = Dialer::new(&peers, 2, Duration::from_secs(8), t0);
+        let mut d = Dialer::new(
+            &peers,
+            &[TorrentId(0), TorrentId(1)],
+            Duration::from_secs(8),
+            t0,
+        );
         let orders = d.due(t0, &[5, 0]);
         assert_eq!(orders.len(), 2, "one dial per torrent");
         assert!(orders.iter().all(|o| o.addr.port() == 1));
@@ -274,7 +295,7 @@ mod tests {
         let t0 = Instant::now();
         // No port: refused without asking DNS.
         let peers = vec!["no-port-here".to_string()];
-        let mut d = Dialer::new(&peers, 1, Duration::from_secs(60), t0);
+        let mut d = Dialer::new(&peers, &[TorrentId(0)], Duration::from_secs(60), t0);
         assert!(d.due(t0, &[0]).is_empty());
         assert_eq!(d.next_due(), Some(t0 + FIRST_BACKOFF));
     }

@@ -20,9 +20,11 @@
 //! thread until its timeout; a DHT storm costs this core's time and is cut
 //! by the node's per-IP rate limit; in both cases the shards serve on.
 
+mod commands;
 mod dht;
 mod dial;
 mod http;
+pub(crate) mod live;
 pub(crate) mod net;
 mod outgoing;
 mod pex;
@@ -38,20 +40,21 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, TryRecvError};
-use seedcore_protocol::session::TorrentId;
 use seedcore_tracker::{announce_hashes, TierSettings};
 
 use crate::config::Config;
 use crate::mailbox::MailSender;
 use crate::msg::{FromShard, ShardStats, ToShard};
+use crate::node::TorrentSource;
 use crate::torrents::Loaded;
 use dht::DhtNode;
 use dial::{DialOrder, Dialer};
 use http::Pool;
+use live::{Command, Live, Phase, Prepared};
 use net::Net;
 use outgoing::{Outgoing, Source};
 use pex::PexLists;
-use status::{Extra, FileCheckCounters, OutgoingStatus, Status, StatusReport, TorrentLabel};
+use status::{Extra, FileCheckCounters, OutgoingStatus, Status, StatusReport};
 use trackers::{Found, Trackers};
 use watch::{Change, Recheck, Watcher};
 
@@ -83,6 +86,19 @@ pub(crate) struct Control {
     pub(crate) net: Net,
     /// The core this thread is pinned to (the helpers go there too).
     pub(crate) cpu: Option<usize>,
+    /// Calls from [`crate::Node`] handles.
+    pub(crate) commands: Receiver<Command>,
+    /// The registry's starting point (ids of the torrents loaded at start,
+    /// state folder, limits, blocklist).
+    pub(crate) live: LiveStart,
+}
+
+/// What the live side starts with.
+pub(crate) struct LiveStart {
+    pub(crate) ids: crate::ids::Ids,
+    pub(crate) state: Option<Arc<crate::state::StateDir>>,
+    pub(crate) global: Arc<crate::limits::SharedBucket>,
+    pub(crate) blocklist: Arc<crate::blocklist::Blocklist>,
 }
 
 /// The state of the loop, apart from the thread's inputs.
@@ -93,7 +109,8 @@ struct Core {
     dialer: Dialer,
     outgoing: Outgoing,
     pex: PexLists,
-    private: Vec<bool>,
+    live: Live,
+    watcher: Watcher,
     stats: Vec<ShardStats>,
     connect_timeout: Duration,
     /// Peers from trackers, and from the DHT, not yet queued for dials.
@@ -107,32 +124,22 @@ struct Core {
 
 impl Control {
     /// Runs until the stop flag is raised, then stops the shards.
-    pub(crate) fn run(mut self, torrents: Vec<Loaded>) {
+    pub(crate) fn run(mut self, torrents: Vec<(seedcore_protocol::session::TorrentId, Loaded)>) {
         let now = Instant::now();
         let n = self.shards.len();
         let (recheck_tx, recheck_rx) = crossbeam_channel::unbounded::<Recheck>();
-        let mut watcher = Watcher::new(recheck_tx);
-        let mut labels = Vec::new();
-        let mut private = Vec::new();
-        for t in &torrents {
-            labels.push(TorrentLabel {
-                name: t.meta.info.name.clone(),
-                info_hash: t.hash_hex(),
-                piece_count: t.have.len(),
-            });
-            private.push(t.meta.info.private);
-            watcher.add(Arc::clone(&t.meta), t.root.clone(), &t.data, t.have.clone());
-        }
-        let Some(mut core) = self.core(now, &torrents, private) else {
+        let watcher = Watcher::new(recheck_tx);
+        let Some(mut core) = self.core(now, &torrents, watcher) else {
             // No helper threads: nothing can be announced; serve anyway.
-            return self.shutdown(&mut None, &labels, &watcher.have);
+            return self.shutdown(&mut None);
         };
-        drop(torrents);
+        self.restore(&mut core, now);
         let mut status = Status::new(now, n);
         let mut snapshot = Status::new(now, n);
         let status_every = self.config.status_interval.0;
         let mut next_status = now + status_every;
         let mut next_snapshot = now + Duration::from_secs(1);
+        let mut last_snapshot = now;
         let mut next_pex = now + self.config.pex_interval.0.min(Duration::from_secs(5));
         let mut next_watch = now + self.config.file_check_interval.0;
         let mut events = mio::Events::with_capacity(64);
@@ -142,27 +149,30 @@ impl Control {
             if !self.drain_shards(&mut core, now) {
                 break;
             }
+            self.live_turn(&mut core, now);
             self.turn(&mut core, now);
             while let Ok(r) = recheck_rx.try_recv() {
                 core.file_checks.rechecks += 1;
-                if let Some(c) = watcher.finished(r) {
+                if let Some(c) = core.watcher.finished(r) {
                     core.file_checks.count(&c);
                     self.apply(c);
                 }
             }
             if now >= next_snapshot {
-                let uploads = uploaded(&core.stats, labels.len());
-                for (t, up) in uploads.into_iter().enumerate() {
-                    core.trackers.set_uploaded(t, up);
-                }
-                let r = snapshot.report(now, &core.stats, &labels, &watcher.have, &core.extra());
+                core.live
+                    .rates(now.saturating_duration_since(last_snapshot));
+                last_snapshot = now;
+                self.rebalance_slots(&mut core);
+                let rows = core.rows();
+                let r = snapshot.report(now, &core.stats, rows, &core.extra());
                 if let Ok(mut l) = self.latest.lock() {
                     *l = Some(r);
                 }
                 next_snapshot = now + Duration::from_secs(1);
             }
             if !status_every.is_zero() && now >= next_status {
-                let r = status.report(now, &core.stats, &labels, &watcher.have, &core.extra());
+                let rows = core.rows();
+                let r = status.report(now, &core.stats, rows, &core.extra());
                 print_status(&r, self.config.json);
                 next_status = now + status_every;
             }
@@ -180,7 +190,7 @@ impl Control {
                 next_pex = now + self.config.pex_interval.0;
             }
             if now >= next_watch {
-                for c in watcher.check() {
+                for c in core.watcher.check() {
                     core.file_checks.count(&c);
                     self.apply(c);
                 }
@@ -189,17 +199,23 @@ impl Control {
             self.wait(&mut core, &mut events, now, next_snapshot);
         }
         let mut core = Some(core);
-        self.shutdown_with(&mut core, &labels, &watcher.have, &mut status);
+        self.shutdown_with(&mut core, &mut status);
     }
 
-    /// Sets up the helpers, trackers, DHT and dialers.
-    fn core(&mut self, now: Instant, torrents: &[Loaded], private: Vec<bool>) -> Option<Core> {
+    /// Sets up the helpers, trackers, DHT and dialers, and registers the
+    /// torrents loaded at start as active.
+    fn core(
+        &mut self,
+        now: Instant,
+        torrents: &[(seedcore_protocol::session::TorrentId, Loaded)],
+        mut watcher: Watcher,
+    ) -> Option<Core> {
         let cfg = &self.config;
         let waker = Arc::clone(&self.net.waker);
         let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
             let _ = waker.wake();
         });
-        let pool = match Pool::start(cfg.tracker_workers, self.cpu, wake) {
+        let pool = match Pool::start(cfg.tracker_workers, self.cpu, Arc::clone(&wake)) {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!("cannot start the tracker helper threads: {e}; no announces");
@@ -210,8 +226,10 @@ impl Control {
         let (dht_seed, rest) = seed.split_at(32);
         let mut tracker_seed = [0u8; 8];
         tracker_seed.copy_from_slice(rest);
-        let metas: Vec<&seedcore_protocol::metainfo::Metainfo> =
-            torrents.iter().map(|t| &*t.meta).collect();
+        let metas: Vec<(
+            seedcore_protocol::session::TorrentId,
+            &seedcore_protocol::metainfo::Metainfo,
+        )> = torrents.iter().map(|(id, t)| (*id, &*t.meta)).collect();
         let mut trackers = Trackers::new(
             now,
             trackers::Settings {
@@ -247,10 +265,9 @@ impl Control {
         let dht = self.net.dht.take().map(|socket| {
             let hashes = torrents
                 .iter()
-                .enumerate()
                 .filter(|(_, t)| !t.meta.info.private)
-                .flat_map(|(i, t)| {
-                    let id = TorrentId(u32::try_from(i).unwrap_or(u32::MAX));
+                .flat_map(|(id, t)| {
+                    let id = *id;
                     announce_hashes(&t.meta.info_hashes)
                         .into_iter()
                         .map(move |h| (id, h))
@@ -259,7 +276,8 @@ impl Control {
             let state_path = cfg
                 .resume_dir
                 .clone()
-                .or_else(|| torrents.first().map(|t| t.root.join(".seedcore")));
+                .or_else(|| self.live.state.as_ref().map(|s| s.root().to_path_buf()))
+                .or_else(|| torrents.first().map(|(_, t)| t.root.join(".seedcore")));
             let mut seed = [0u8; 32];
             seed.copy_from_slice(dht_seed);
             let mut node = DhtNode::new(
@@ -281,19 +299,70 @@ impl Control {
             node
         });
         let n = self.shards.len();
+        let ids: Vec<seedcore_protocol::session::TorrentId> =
+            torrents.iter().map(|(id, _)| *id).collect();
+        let mut outgoing = Outgoing::new(
+            cfg.max_outgoing,
+            cfg.max_outgoing_per_torrent,
+            self.listen.clone(),
+        );
+        let mut pex = PexLists::default();
+        let resume_dir = cfg
+            .resume_dir
+            .clone()
+            .or_else(|| self.live.state.as_ref().map(|s| s.resume_dir()));
+        let mut live = Live::new(
+            now,
+            self.live.state.clone(),
+            resume_dir,
+            cfg.verify_threads,
+            Arc::clone(&self.live.global),
+            cfg.upload_slots,
+            n,
+            Arc::clone(&self.live.blocklist),
+            cfg.max_peers,
+            std::mem::take(&mut self.live.ids),
+            wake,
+        );
+        for (id, t) in torrents {
+            outgoing.add_torrent(*id);
+            pex.add(*id, t.meta.info.private);
+            watcher.add(
+                *id,
+                Arc::clone(&t.meta),
+                t.root.clone(),
+                &t.data,
+                t.have.clone(),
+            );
+            let key = crate::node::TorrentKey(t.meta.info_hashes.wire_hash());
+            let e = live.insert(
+                Prepared {
+                    key,
+                    meta: Arc::clone(&t.meta),
+                    bytes: None,
+                    root: t.root.clone(),
+                    torrent_path: Some(t.torrent_path.clone()),
+                    source: TorrentSource::Config,
+                    paused: false,
+                    upload_limit: 0,
+                    watch_file: None,
+                    made_stamps: None,
+                },
+                Phase::Active(*id),
+            );
+            e.ctx = Some(Arc::clone(&t.ctx));
+            e.data = Some(Arc::clone(&t.data));
+            live.by_id.insert(*id, key);
+        }
         Some(Core {
             pool,
             trackers,
             dht,
-            dialer: Dialer::new(&cfg.peers, torrents.len(), cfg.dial_max_backoff.0, now),
-            outgoing: Outgoing::new(
-                torrents.len(),
-                cfg.max_outgoing,
-                cfg.max_outgoing_per_torrent,
-                self.listen.clone(),
-            ),
-            pex: PexLists::new(private.clone()),
-            private,
+            dialer: Dialer::new(&cfg.peers, &ids, cfg.dial_max_backoff.0, now),
+            outgoing,
+            pex,
+            live,
+            watcher,
             stats: vec![ShardStats::default(); n],
             connect_timeout: cfg.connect_timeout.0,
             found: Vec::new(),
@@ -343,10 +412,12 @@ impl Control {
         if let Some(d) = core.dht.as_mut() {
             d.tick(now, &mut core.found_dht);
         }
-        for (torrent, peers) in std::mem::take(&mut core.found) {
+        for (torrent, mut peers) in std::mem::take(&mut core.found) {
+            peers.retain(|a| !core.live.blocklist.blocks(a.ip()));
             core.outgoing.add(now, torrent, &peers, Source::Tracker);
         }
-        for (torrent, peers) in std::mem::take(&mut core.found_dht) {
+        for (torrent, mut peers) in std::mem::take(&mut core.found_dht) {
+            peers.retain(|a| !core.live.blocklist.blocks(a.ip()));
             core.outgoing.add(now, torrent, &peers, Source::Dht);
         }
         self.dial(core, now);
@@ -425,10 +496,22 @@ impl Control {
 
     fn handle(&self, core: &mut Core, msg: FromShard, now: Instant) {
         match msg {
-            FromShard::Stats { shard, stats: s } => {
+            FromShard::Stats {
+                shard,
+                stats: mut s,
+            } => {
+                for d in std::mem::take(&mut s.torrents) {
+                    if let Some((id, total)) = core.live.count(d.id, d.peers, d.uploaded) {
+                        core.trackers.set_uploaded(id, total);
+                    }
+                }
                 if let Some(slot) = core.stats.get_mut(shard) {
                     *slot = s;
                 }
+            }
+            FromShard::Detached { shard, id } => {
+                tracing::trace!("shard {shard} detached torrent {}", id.0);
+                core.live.detached(id);
             }
             FromShard::Dialed { dial, result } => {
                 if core.outgoing.owns(dial) {
@@ -445,6 +528,9 @@ impl Control {
                 }
             }
             FromShard::PeerUp { torrent, addr } => {
+                if !core.live.by_id.contains_key(&torrent) {
+                    return;
+                }
                 core.pex.up(torrent, addr);
                 core.outgoing.up(torrent, addr);
             }
@@ -457,9 +543,15 @@ impl Control {
                     d.ping(now, addr);
                 }
             }
-            FromShard::PexPeers { torrent, added } => {
-                let private = core.private.get(torrent.0 as usize).copied();
+            FromShard::PexPeers { torrent, mut added } => {
+                let private = core
+                    .live
+                    .by_id
+                    .get(&torrent)
+                    .and_then(|k| core.live.entries.get(k))
+                    .map(|e| e.meta.info.private);
                 if private == Some(false) {
+                    added.retain(|a| !core.live.blocklist.blocks(a.ip()));
                     core.outgoing.add(now, torrent, &added, Source::Pex);
                 }
             }
@@ -487,21 +579,15 @@ impl Control {
         }
     }
 
-    fn shutdown(self, core: &mut Option<Core>, labels: &[TorrentLabel], have: &[Vec<bool>]) {
+    fn shutdown(self, core: &mut Option<Core>) {
         let mut status = Status::new(Instant::now(), self.shards.len());
-        self.shutdown_with(core, labels, have, &mut status);
+        self.shutdown_with(core, &mut status);
     }
 
     /// Stops the shards, sends `stopped` to the trackers (waiting at most
     /// [`STOP_ANNOUNCE_WAIT`]), saves the DHT's routing table, waits for
     /// the shards, prints the last status.
-    fn shutdown_with(
-        mut self,
-        core: &mut Option<Core>,
-        labels: &[TorrentLabel],
-        have: &[Vec<bool>],
-        status: &mut Status,
-    ) {
+    fn shutdown_with(mut self, core: &mut Option<Core>, status: &mut Status) {
         tracing::info!("stopping: closing every connection");
         for s in &self.shards {
             s.send(ToShard::Stop);
@@ -509,6 +595,7 @@ impl Control {
         if let Some(c) = core.as_mut() {
             self.stop_announces(c);
             c.pool.close();
+            c.live.close();
             if let Some(d) = &c.dht {
                 d.save();
             }
@@ -527,7 +614,15 @@ impl Control {
                         *s = true;
                     }
                 }
-                Ok(FromShard::Stats { shard, stats: s }) => {
+                Ok(FromShard::Stats {
+                    shard,
+                    stats: mut s,
+                }) => {
+                    if let Some(c) = core.as_mut() {
+                        for d in std::mem::take(&mut s.torrents) {
+                            let _ = c.live.count(d.id, d.peers, d.uploaded);
+                        }
+                    }
                     if let Some(slot) = stats.get_mut(shard) {
                         *slot = s;
                     }
@@ -543,7 +638,8 @@ impl Control {
             let _ = t.join();
         }
         let extra = core.as_ref().map(Core::extra).unwrap_or_default();
-        let r = status.report(Instant::now(), &stats, labels, have, &extra);
+        let rows = core.as_ref().map(Core::rows).unwrap_or_default();
+        let r = status.report(Instant::now(), &stats, rows, &extra);
         if let Ok(mut l) = self.latest.lock() {
             *l = Some(r.clone());
         }
@@ -603,11 +699,8 @@ impl Control {
 impl Core {
     fn extra(&self) -> Extra {
         let c = self.outgoing.counts();
-        let n = self.private.len();
         Extra {
             dht: self.dht.as_ref().map(DhtNode::status),
-            trackers: (0..n).map(|t| self.trackers.report(t)).collect(),
-            tracker_peers: (0..n).map(|t| self.trackers.received(t)).collect(),
             outgoing: OutgoingStatus {
                 candidates: c.candidates,
                 dialing: c.dialing,
@@ -616,6 +709,7 @@ impl Core {
                 from_dht: c.found_dht,
                 from_pex: c.found_pex,
             },
+            live: self.live_status(),
             announces: self.trackers.counts,
             file_checks: self.file_checks,
         }
@@ -632,19 +726,6 @@ impl FileCheckCounters {
             Change::Added(_, pieces, _) => self.pieces_restored += pieces.len() as u64,
         }
     }
-}
-
-/// Bytes uploaded per torrent, all shards.
-fn uploaded(stats: &[ShardStats], torrents: usize) -> Vec<u64> {
-    (0..torrents)
-        .map(|t| {
-            stats
-                .iter()
-                .filter_map(|s| s.torrents.get(t))
-                .map(|c| c.uploaded)
-                .sum()
-        })
-        .collect()
 }
 
 /// `N` random bytes from the OS (the clock and pid if that fails: these

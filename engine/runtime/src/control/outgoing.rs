@@ -68,6 +68,8 @@ struct Swarm {
     /// Not before this instant, and the failures so far.
     retry: HashMap<SocketAddr, (Instant, u32)>,
     retry_order: VecDeque<SocketAddr>,
+    /// In [`Outgoing::ready`] now.
+    listed: bool,
 }
 
 #[derive(Debug)]
@@ -92,35 +94,55 @@ pub(crate) struct Counts {
 /// Every torrent's candidates and our dials.
 #[derive(Debug)]
 pub(crate) struct Outgoing {
-    swarms: Vec<Swarm>,
+    swarms: HashMap<TorrentId, Swarm>,
+    /// Torrents with candidates and room for a dial, in turn order (so
+    /// torrents take turns, and a node of 100,000 torrents does not walk
+    /// them all to find the few with candidates).
+    ready: VecDeque<TorrentId>,
     dials: HashMap<DialId, Dial>,
     next_id: u64,
     max_total: usize,
     max_per_torrent: usize,
     own: Vec<SocketAddr>,
-    /// Which torrent gets the next free slot first.
-    turn: usize,
     counts: Counts,
 }
 
 impl Outgoing {
     /// `own`: our listen addresses (an unspecified IP stands for every
     /// local address on that port).
-    pub(crate) fn new(
-        torrents: usize,
-        max_total: u32,
-        max_per_torrent: u32,
-        own: Vec<SocketAddr>,
-    ) -> Outgoing {
+    pub(crate) fn new(max_total: u32, max_per_torrent: u32, own: Vec<SocketAddr>) -> Outgoing {
         Outgoing {
-            swarms: (0..torrents).map(|_| Swarm::default()).collect(),
+            swarms: HashMap::new(),
+            ready: VecDeque::new(),
             dials: HashMap::new(),
             next_id: FIRST_ID,
             max_total: max_total as usize,
             max_per_torrent: max_per_torrent as usize,
             own,
-            turn: 0,
             counts: Counts::default(),
+        }
+    }
+
+    /// A torrent starts being served: peers found for it are dialled.
+    pub(crate) fn add_torrent(&mut self, torrent: TorrentId) {
+        self.swarms.entry(torrent).or_default();
+    }
+
+    /// A torrent stops being served: its candidates are dropped (dials in
+    /// flight finish on their own; the shard closes what connected).
+    pub(crate) fn remove_torrent(&mut self, torrent: TorrentId) {
+        self.swarms.remove(&torrent);
+        self.ready.retain(|t| *t != torrent);
+    }
+
+    /// Puts a torrent in the turn order if it has candidates and room.
+    fn list(&mut self, torrent: TorrentId) {
+        let max = self.max_per_torrent;
+        if let Some(s) = self.swarms.get_mut(&torrent) {
+            if !s.listed && !s.queue.is_empty() && s.ours.len() < max {
+                s.listed = true;
+                self.ready.push_back(torrent);
+            }
         }
     }
 
@@ -150,7 +172,7 @@ impl Outgoing {
             return;
         }
         let own: Vec<bool> = peers.iter().map(|a| self.is_own(*a)).collect();
-        let Some(s) = self.swarms.get_mut(torrent.0 as usize) else {
+        let Some(s) = self.swarms.get_mut(&torrent) else {
             return;
         };
         let mut added = 0u64;
@@ -179,11 +201,12 @@ impl Outgoing {
             Source::Pex => &mut self.counts.found_pex,
         };
         *c += added;
+        self.list(torrent);
     }
 
     /// A shard reports a peer connected to `torrent` (either way).
     pub(crate) fn up(&mut self, torrent: TorrentId, addr: SocketAddr) {
-        if let Some(s) = self.swarms.get_mut(torrent.0 as usize) {
+        if let Some(s) = self.swarms.get_mut(&torrent) {
             *s.connected.entry(addr).or_insert(0) += 1;
             if s.queued.remove(&addr) {
                 s.queue.retain(|a| *a != addr);
@@ -193,7 +216,7 @@ impl Outgoing {
 
     /// That peer left.
     pub(crate) fn down(&mut self, torrent: TorrentId, addr: SocketAddr) {
-        if let Some(s) = self.swarms.get_mut(torrent.0 as usize) {
+        if let Some(s) = self.swarms.get_mut(&torrent) {
             if let Some(n) = s.connected.get_mut(&addr) {
                 *n = n.saturating_sub(1);
                 if *n == 0 {
@@ -207,31 +230,25 @@ impl Outgoing {
     /// as far as the caller knows.
     pub(crate) fn due(&mut self, load: &[u32]) -> Vec<DialOrder> {
         let mut out = Vec::new();
-        let n = self.swarms.len();
-        if n == 0 {
-            return out;
-        }
         let mut load = load.to_vec();
         if load.is_empty() {
             load.push(0);
         }
-        let mut idle_rounds = 0;
-        while self.dials.len() < self.max_total && idle_rounds < n {
-            let t = self.turn % n;
-            self.turn = (self.turn + 1) % n;
-            let Some(s) = self.swarms.get_mut(t) else {
+        while self.dials.len() < self.max_total {
+            let Some(torrent) = self.ready.pop_front() else {
                 break;
             };
+            let Some(s) = self.swarms.get_mut(&torrent) else {
+                continue;
+            };
+            s.listed = false;
             if s.ours.len() >= self.max_per_torrent {
-                idle_rounds += 1;
                 continue;
             }
             let Some(addr) = s.queue.pop_front() else {
-                idle_rounds += 1;
                 continue;
             };
             s.queued.remove(&addr);
-            idle_rounds = 0;
             let shard = load
                 .iter()
                 .enumerate()
@@ -242,7 +259,6 @@ impl Outgoing {
             }
             let dial = DialId(self.next_id);
             self.next_id += 1;
-            let torrent = TorrentId(u32::try_from(t).unwrap_or(u32::MAX));
             s.ours.insert(addr, dial);
             self.dials.insert(
                 dial,
@@ -259,6 +275,8 @@ impl Outgoing {
                 addr,
                 shard,
             });
+            // Back of the line: torrents take turns.
+            self.list(torrent);
         }
         out
     }
@@ -289,7 +307,7 @@ impl Outgoing {
     }
 
     fn finish(&mut self, d: &Dial, now: Instant, failed: bool) {
-        let Some(s) = self.swarms.get_mut(d.torrent.0 as usize) else {
+        let Some(s) = self.swarms.get_mut(&d.torrent) else {
             return;
         };
         s.ours.remove(&d.addr);
@@ -308,6 +326,7 @@ impl Outgoing {
                 }
             }
         }
+        self.list(d.torrent);
     }
 
     /// Dials in flight or connected per shard (for load balancing).
@@ -325,7 +344,7 @@ impl Outgoing {
     pub(crate) fn counts(&self) -> Counts {
         let connected = self.dials.values().filter(|d| d.connected).count();
         Counts {
-            candidates: self.swarms.iter().map(|s| s.queue.len()).sum(),
+            candidates: self.swarms.values().map(|s| s.queue.len()).sum(),
             dialing: self.dials.len() - connected,
             connected,
             ..self.counts
@@ -352,7 +371,9 @@ mod tests {
     #[test]
     fn limits_duplicates_and_ourselves() {
         let now = Instant::now();
-        let mut o = Outgoing::new(2, 3, 2, vec![a("127.0.0.1:6881")]);
+        let mut o = Outgoing::new(3, 2, vec![a("127.0.0.1:6881")]);
+        o.add_torrent(TorrentId(0));
+        o.add_torrent(TorrentId(1));
         let t0 = TorrentId(0);
         let t1 = TorrentId(1);
         o.add(
@@ -389,7 +410,8 @@ mod tests {
     #[test]
     fn failures_back_off_and_ended_connections_wait() {
         let now = Instant::now();
-        let mut o = Outgoing::new(1, 10, 10, Vec::new());
+        let mut o = Outgoing::new(10, 10, Vec::new());
+        o.add_torrent(TorrentId(0));
         let t = TorrentId(0);
         let p = a("10.0.0.1:1");
         o.add(now, t, &[p], Source::Dht);
@@ -415,7 +437,8 @@ mod tests {
 
     #[test]
     fn zero_limit_never_dials() {
-        let mut o = Outgoing::new(1, 0, 10, Vec::new());
+        let mut o = Outgoing::new(0, 10, Vec::new());
+        o.add_torrent(TorrentId(0));
         o.add(
             Instant::now(),
             TorrentId(0),

@@ -31,32 +31,51 @@ struct Swarm {
     sent: BTreeSet<SocketAddr>,
     /// Where the next sample starts (so large swarms rotate).
     offset: usize,
+    /// Private torrents never use PEX (BEP 27).
+    private: bool,
 }
 
-/// The peer lists of every torrent.
-#[derive(Debug)]
+/// The peer lists of every torrent being served.
+#[derive(Debug, Default)]
 pub(crate) struct PexLists {
-    swarms: Vec<Swarm>,
-    /// Private torrents never use PEX (BEP 27).
-    private: Vec<bool>,
+    swarms: HashMap<TorrentId, Swarm>,
 }
 
 impl PexLists {
+    /// Lists for torrents `0..private.len()` (tests).
+    #[cfg(test)]
     pub(crate) fn new(private: Vec<bool>) -> PexLists {
-        PexLists {
-            swarms: private.iter().map(|_| Swarm::default()).collect(),
-            private,
+        let mut p = PexLists::default();
+        for (i, private) in (0u32..).zip(private) {
+            p.add(TorrentId(i), private);
         }
+        p
+    }
+
+    /// A torrent starts being served.
+    pub(crate) fn add(&mut self, torrent: TorrentId, private: bool) {
+        self.swarms.insert(
+            torrent,
+            Swarm {
+                private,
+                ..Swarm::default()
+            },
+        );
+    }
+
+    /// A torrent stops being served: its list is dropped.
+    pub(crate) fn remove(&mut self, torrent: TorrentId) {
+        self.swarms.remove(&torrent);
     }
 
     pub(crate) fn up(&mut self, torrent: TorrentId, addr: SocketAddr) {
-        if let Some(s) = self.swarms.get_mut(torrent.0 as usize) {
+        if let Some(s) = self.swarms.get_mut(&torrent) {
             *s.known.entry(addr).or_insert(0) += 1;
         }
     }
 
     pub(crate) fn down(&mut self, torrent: TorrentId, addr: SocketAddr) {
-        if let Some(s) = self.swarms.get_mut(torrent.0 as usize) {
+        if let Some(s) = self.swarms.get_mut(&torrent) {
             if let Some(n) = s.known.get_mut(&addr) {
                 *n = n.saturating_sub(1);
                 if *n == 0 {
@@ -69,8 +88,9 @@ impl PexLists {
     /// The messages of one round (torrents with nothing to say are left out).
     pub(crate) fn round(&mut self) -> Vec<Round> {
         let mut out = Vec::new();
-        for (t, s) in self.swarms.iter_mut().enumerate() {
-            if self.private.get(t).copied().unwrap_or(true) {
+        for (&t, s) in &mut self.swarms {
+            // Private torrents, and swarms nobody is in, have nothing to say.
+            if s.private || (s.known.is_empty() && s.sent.is_empty()) {
                 continue;
             }
             let now: BTreeSet<SocketAddr> = s.known.keys().copied().collect();
@@ -92,7 +112,7 @@ impl PexLists {
                 continue;
             }
             out.push(Round {
-                torrent: TorrentId(u32::try_from(t).unwrap_or(u32::MAX)),
+                torrent: t,
                 all: all.into(),
                 added: added.into(),
                 dropped: dropped.into(),

@@ -83,6 +83,16 @@ impl Scrapes {
         self.hashes.insert(key, hash);
     }
 
+    /// A torrent entry is gone: no more scrapes for it.
+    pub(crate) fn remove_torrent(&mut self, key: TorrentKey) {
+        if self.hashes.remove(&key).is_some() {
+            for s in self.sites.values_mut() {
+                s.torrents.remove(&key);
+                s.records.remove(&key);
+            }
+        }
+    }
+
     /// Scraping stops (shutdown).
     pub(crate) fn stop(&mut self) {
         self.interval = Duration::ZERO;

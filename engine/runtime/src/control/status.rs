@@ -182,11 +182,36 @@ pub struct OutgoingStatus {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Extra {
     pub(crate) dht: Option<DhtStatus>,
-    pub(crate) trackers: Vec<Vec<TrackerReport>>,
-    pub(crate) tracker_peers: Vec<u64>,
     pub(crate) outgoing: OutgoingStatus,
     pub(crate) announces: AnnounceCounters,
     pub(crate) file_checks: FileCheckCounters,
+    pub(crate) live: LiveStatus,
+}
+
+/// The live node's side of a report: how many torrents in which state,
+/// limits, blocklist.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveStatus {
+    /// Torrents on the node, in any state.
+    pub torrents: usize,
+    /// Torrents being served.
+    pub seeding: usize,
+    /// Torrents being loaded or verified.
+    pub checking: usize,
+    /// Paused torrents.
+    pub paused: usize,
+    /// Torrents that could not be loaded.
+    pub errors: usize,
+    /// The node's upload limit (bytes per second; 0: none).
+    pub upload_limit: u64,
+    /// Upload slots in all (0: unlimited).
+    pub upload_slots: u32,
+    /// Connections refused because their address is blocklisted, ever.
+    pub refused_blocked: u64,
+    /// Ranges in the blocklist (IPv4 and IPv6).
+    pub blocklist_ranges: usize,
+    /// Run-time changes are kept in a state folder.
+    pub persistent: bool,
 }
 
 /// One torrent in a status report.
@@ -200,7 +225,7 @@ pub struct TorrentStatus {
     pub peers: u32,
     /// Payload bytes uploaded since the start.
     pub uploaded: u64,
-    /// Payload bytes uploaded per second since the last report.
+    /// Payload bytes uploaded per second, over the last second or so.
     pub upload_rate: f64,
     /// Pieces being served.
     pub pieces: usize,
@@ -241,14 +266,8 @@ pub struct StatusReport {
     pub announces: AnnounceCounters,
     /// Changes of seeded files seen.
     pub file_checks: FileCheckCounters,
-}
-
-/// Names and sizes of the torrents, for the report.
-#[derive(Clone, Debug)]
-pub(crate) struct TorrentLabel {
-    pub(crate) name: String,
-    pub(crate) info_hash: String,
-    pub(crate) piece_count: usize,
+    /// The live node: torrents by state, limits, blocklist.
+    pub live: LiveStatus,
 }
 
 /// Turns successive shard counters into rates.
@@ -274,8 +293,7 @@ impl Status {
         &mut self,
         now: Instant,
         stats: &[ShardStats],
-        labels: &[TorrentLabel],
-        have: &[Vec<bool>],
+        torrents: Vec<TorrentStatus>,
         extra: &Extra,
     ) -> StatusReport {
         let dt = now
@@ -297,44 +315,22 @@ impl Status {
                     upload_rate: sent as f64 / secs,
                     cpu: cpu.as_secs_f64() / secs,
                     bytes_sent: s.bytes_sent,
-                    counters: s.counters,
+                    counters: PeerCounters {
+                        refused_blocked: s.refused_blocked,
+                        ..s.counters
+                    },
                 }
             })
             .collect();
-        let torrents = labels
-            .iter()
-            .enumerate()
-            .map(|(t, l)| TorrentStatus {
-                name: l.name.clone(),
-                info_hash: l.info_hash.clone(),
-                peers: stats
-                    .iter()
-                    .filter_map(|s| s.torrents.get(t))
-                    .map(|c| c.peers)
-                    .sum(),
-                uploaded: stats
-                    .iter()
-                    .filter_map(|s| s.torrents.get(t))
-                    .map(|c| c.uploaded)
-                    .sum(),
-                upload_rate: stats
-                    .iter()
-                    .zip(&self.last)
-                    .map(|(s, p)| {
-                        let now = s.torrents.get(t).map_or(0, |c| c.uploaded);
-                        let before = p.torrents.get(t).map_or(0, |c| c.uploaded);
-                        now.saturating_sub(before)
-                    })
-                    .sum::<u64>() as f64
-                    / secs,
-                pieces: have.get(t).map_or(0, |h| h.iter().filter(|x| **x).count()),
-                piece_count: l.piece_count,
-                trackers: extra.trackers.get(t).cloned().unwrap_or_default(),
-                tracker_peers: extra.tracker_peers.get(t).copied().unwrap_or(0),
-            })
-            .collect();
+        let counters = shards.iter().fold(PeerCounters::default(), |mut c, s| {
+            c.add(&s.counters);
+            c
+        });
         self.last_at = now;
         self.last = stats.to_vec();
+        for l in &mut self.last {
+            l.torrents = Vec::new();
+        }
         StatusReport {
             time: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -348,12 +344,10 @@ impl Status {
             torrents,
             dht: extra.dht.clone(),
             outgoing: extra.outgoing.clone(),
-            counters: stats.iter().fold(PeerCounters::default(), |mut c, s| {
-                c.add(&s.counters);
-                c
-            }),
+            counters,
             announces: extra.announces,
             file_checks: extra.file_checks,
+            live: extra.live.clone(),
         }
     }
 }
@@ -433,7 +427,6 @@ impl StatusReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::msg::TorrentCounters;
 
     #[test]
     fn rates_come_from_differences() {
@@ -443,28 +436,30 @@ mod tests {
             connections: peers,
             bytes_sent: sent,
             bytes_received: 10,
-            torrents: vec![TorrentCounters {
-                peers,
-                uploaded: sent,
-            }],
             cpu: Duration::from_millis(cpu_ms),
             counters: PeerCounters {
                 blocks_served: sent / 1024,
                 unchoked: peers,
                 ..PeerCounters::default()
             },
+            refused_blocked: u64::from(peers),
+            ..ShardStats::default()
         };
-        let labels = vec![TorrentLabel {
+        let row = |uploaded: u64, trackers: Vec<TrackerReport>| TorrentStatus {
             name: "t".into(),
             info_hash: "00".into(),
+            peers: 3,
+            uploaded,
+            upload_rate: 0.0,
+            pieces: 3,
             piece_count: 4,
-        }];
-        let have = vec![vec![true, true, false, true]];
+            trackers,
+            tracker_peers: 0,
+        };
         let r = st.report(
             t0 + Duration::from_secs(2),
             &[mk(2048, 1, 500), mk(0, 2, 0)],
-            &labels,
-            &have,
+            vec![row(2048, Vec::new())],
             &Extra::default(),
         );
         assert_eq!(r.peers, 3);
@@ -475,14 +470,9 @@ mod tests {
         let r = st.report(
             t0 + Duration::from_secs(4),
             &[mk(4096, 1, 500), mk(2048, 2, 0)],
-            &labels,
-            &have,
-            &Extra {
-                dht: Some(DhtStatus {
-                    nodes: 7,
-                    ..DhtStatus::default()
-                }),
-                trackers: vec![vec![TrackerReport {
+            vec![row(
+                6144,
+                vec![TrackerReport {
                     url: "udp://t:1".into(),
                     ok: true,
                     scrape: Some(ScrapeReport {
@@ -492,17 +482,23 @@ mod tests {
                         scraped_at: 1,
                     }),
                     ..TrackerReport::default()
-                }]],
+                }],
+            )],
+            &Extra {
+                dht: Some(DhtStatus {
+                    nodes: 7,
+                    ..DhtStatus::default()
+                }),
                 ..Extra::default()
             },
         );
         assert!((r.upload_rate - 2048.0).abs() < 1e-6);
-        assert!((r.torrents[0].upload_rate - 2048.0).abs() < 1e-6);
         assert_eq!(r.bytes_sent, 6144);
         assert_eq!(r.counters.blocks_served, 6);
         assert_eq!(r.counters.unchoked, 3);
         assert_eq!(r.shards[1].counters.blocks_served, 2);
         assert_eq!(r.shards[1].bytes_sent, 2048);
+        assert_eq!(r.counters.refused_blocked, 3, "from the shards' own count");
         assert!(r.line().contains("peers 3"), "{}", r.line());
         assert!(r.line().contains("trackers 1/1 ok"), "{}", r.line());
         assert!(r.line().contains("dht 7 nodes"), "{}", r.line());

@@ -101,8 +101,11 @@ enum JobFor {
 pub(crate) struct Trackers {
     sched: Scheduler,
     owner: HashMap<TorrentKey, TorrentId>,
-    keys: Vec<Vec<TorrentKey>>,
-    received: Vec<u64>,
+    /// Per torrent: its scheduler entries (one per announced hash) and the
+    /// peers its trackers returned, ever.
+    keys: HashMap<TorrentId, (Vec<TorrentKey>, u64)>,
+    rng_tiers: Rng,
+    extra: Vec<String>,
     socket4: Option<UdpSocket>,
     socket6: Option<UdpSocket>,
     udp: HashMap<SocketAddr, UdpTrackerClient>,
@@ -125,7 +128,7 @@ impl Trackers {
     pub(crate) fn new(
         now: Instant,
         settings: Settings,
-        torrents: &[&Metainfo],
+        torrents: &[(TorrentId, &Metainfo)],
         socket4: Option<UdpSocket>,
         socket6: Option<UdpSocket>,
     ) -> Trackers {
@@ -138,53 +141,23 @@ impl Trackers {
             tiers: settings.tiers,
             ..ScheduleConfig::default()
         };
-        let mut sched = Scheduler::new(config, Rng::new(rng.next_u64()));
+        let sched = Scheduler::new(config, Rng::new(rng.next_u64()));
         let spread = settings.spread.min(
             Duration::from_millis(10)
                 .saturating_mul(u32::try_from(torrents.len()).unwrap_or(u32::MAX)),
         );
-        let mut owner = HashMap::new();
-        let mut scrapes = Scrapes::new(settings.scrape_interval);
-        let mut keys = Vec::with_capacity(torrents.len());
-        for (i, meta) in torrents.iter().enumerate() {
-            let torrent = TorrentId(u32::try_from(i).unwrap_or(u32::MAX));
-            let mut list: Vec<Vec<String>> = if meta.announce_list.iter().any(|t| !t.is_empty()) {
-                meta.announce_list.clone()
-            } else {
-                meta.announce.iter().map(|a| vec![a.clone()]).collect()
-            };
-            if !meta.info.private {
-                list.extend(settings.extra.iter().map(|u| vec![u.clone()]));
-            } else if !settings.extra.is_empty() {
-                tracing::info!(
-                    "{}: private torrent: only the trackers of its metainfo are used",
-                    meta.info.name
-                );
-            }
-            let mut mine = Vec::new();
-            for (h, hash) in announce_hashes(&meta.info_hashes).into_iter().enumerate() {
-                let tiers = Tiers::new(&list, &mut rng);
-                if tiers.is_empty() {
-                    continue;
-                }
-                let key = TorrentKey((i as u64) << 1 | h as u64);
-                sched.add_torrent(now, key, hash, tiers, 0, spread);
-                scrapes.add_torrent(key, hash);
-                owner.insert(key, torrent);
-                mine.push(key);
-            }
-            keys.push(mine);
-        }
-        Trackers {
+        let rng_tiers = Rng::new(rng.next_u64());
+        let mut t = Trackers {
             sched,
-            owner,
-            received: vec![0; keys.len()],
-            keys,
+            owner: HashMap::new(),
+            keys: HashMap::new(),
+            rng_tiers,
+            extra: settings.extra,
             socket4,
             socket6,
             udp: HashMap::new(),
             udp_ops: HashMap::new(),
-            scrapes,
+            scrapes: Scrapes::new(settings.scrape_interval),
             scrape_ops: HashMap::new(),
             dns: HashMap::new(),
             jobs: HashMap::new(),
@@ -193,7 +166,65 @@ impl Trackers {
             stops_pending: 0,
             buf: vec![0u8; 64 << 10],
             counts: AnnounceCounters::default(),
+        };
+        for &(id, meta) in torrents {
+            t.add_torrent(now, id, meta, spread);
         }
+        t
+    }
+
+    /// Schedules a torrent's trackers (a private torrent: only its own),
+    /// its first announce within `spread`.
+    pub(crate) fn add_torrent(
+        &mut self,
+        now: Instant,
+        torrent: TorrentId,
+        meta: &Metainfo,
+        spread: Duration,
+    ) {
+        let mut list: Vec<Vec<String>> = if meta.announce_list.iter().any(|t| !t.is_empty()) {
+            meta.announce_list.clone()
+        } else {
+            meta.announce.iter().map(|a| vec![a.clone()]).collect()
+        };
+        if !meta.info.private {
+            list.extend(self.extra.iter().map(|u| vec![u.clone()]));
+        } else if !self.extra.is_empty() {
+            tracing::info!(
+                "{}: private torrent: only the trackers of its metainfo are used",
+                meta.info.name
+            );
+        }
+        let mut mine = Vec::new();
+        for (h, hash) in announce_hashes(&meta.info_hashes).into_iter().enumerate() {
+            let tiers = Tiers::new(&list, &mut self.rng_tiers);
+            if tiers.is_empty() {
+                continue;
+            }
+            let key = TorrentKey(u64::from(torrent.0) << 1 | h as u64);
+            self.sched.add_torrent(now, key, hash, tiers, 0, spread);
+            self.scrapes.add_torrent(key, hash);
+            self.owner.insert(key, torrent);
+            mine.push(key);
+        }
+        self.keys.insert(torrent, (mine, 0));
+    }
+
+    /// A torrent stops being served: `stopped` goes to every tracker that
+    /// may list it (answers are not waited for), and it is forgotten.
+    pub(crate) fn remove_torrent(&mut self, now: Instant, torrent: TorrentId, pool: &Pool) {
+        let Some((keys, _)) = self.keys.remove(&torrent) else {
+            return;
+        };
+        for k in keys {
+            self.owner.remove(&k);
+            self.scrapes.remove_torrent(k);
+            for a in self.sched.remove_torrent(k) {
+                self.start(now, a, pool, true);
+            }
+        }
+        let mut ignored = Vec::new();
+        self.flush_udp(now, &mut ignored);
     }
 
     /// The UDP sockets, for registering with `mio`.
@@ -202,8 +233,8 @@ impl Trackers {
     }
 
     /// The bytes uploaded for a torrent, sent with its next announces.
-    pub(crate) fn set_uploaded(&mut self, torrent: usize, uploaded: u64) {
-        if let Some(keys) = self.keys.get(torrent) {
+    pub(crate) fn set_uploaded(&mut self, torrent: TorrentId, uploaded: u64) {
+        if let Some((keys, _)) = self.keys.get(&torrent) {
             for &k in keys {
                 self.sched.set_stats(k, uploaded, 0);
             }
@@ -500,7 +531,7 @@ impl Trackers {
                     tracing::info!("tracker warning: {w}");
                 }
                 if let Some(&t) = self.owner.get(&o.torrent) {
-                    if let Some(n) = self.received.get_mut(t.0 as usize) {
+                    if let Some((_, n)) = self.keys.get_mut(&t) {
                         *n += r.peers.len() as u64;
                     }
                     if !r.peers.is_empty() {
@@ -605,8 +636,8 @@ impl Trackers {
     }
 
     /// Per torrent: its trackers' state, for the status report.
-    pub(crate) fn report(&self, torrent: usize) -> Vec<TrackerReport> {
-        let Some(keys) = self.keys.get(torrent) else {
+    pub(crate) fn report(&self, torrent: TorrentId) -> Vec<TrackerReport> {
+        let Some((keys, _)) = self.keys.get(&torrent) else {
             return Vec::new();
         };
         keys.iter()
@@ -629,8 +660,8 @@ impl Trackers {
     }
 
     /// Peers received from trackers for a torrent, ever.
-    pub(crate) fn received(&self, torrent: usize) -> u64 {
-        self.received.get(torrent).copied().unwrap_or(0)
+    pub(crate) fn received(&self, torrent: TorrentId) -> u64 {
+        self.keys.get(&torrent).map_or(0, |(_, n)| *n)
     }
 }
 

@@ -25,6 +25,7 @@
 //! files that are being seeded is unsupported; replace them by renaming a
 //! finished copy over them instead (the old inode stays mapped and valid).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -74,17 +75,17 @@ struct Watched {
 /// The watcher of every torrent's files.
 #[derive(Debug)]
 pub(crate) struct Watcher {
-    torrents: Vec<Watched>,
+    torrents: HashMap<TorrentId, Watched>,
     /// Per torrent, per piece: served now (the control thread's copy).
-    pub(crate) have: Vec<Vec<bool>>,
+    pub(crate) have: HashMap<TorrentId, Vec<bool>>,
     done: Sender<Recheck>,
 }
 
 impl Watcher {
     pub(crate) fn new(done: Sender<Recheck>) -> Watcher {
         Watcher {
-            torrents: Vec::new(),
-            have: Vec::new(),
+            torrents: HashMap::new(),
+            have: HashMap::new(),
             done,
         }
     }
@@ -92,6 +93,7 @@ impl Watcher {
     /// Starts watching a torrent's files that are served now.
     pub(crate) fn add(
         &mut self,
+        id: TorrentId,
         meta: Arc<Metainfo>,
         root: PathBuf,
         data: &TorrentData,
@@ -113,8 +115,15 @@ impl Watcher {
                 _ => FileWatch::Ignored,
             })
             .collect();
-        self.torrents.push(Watched { meta, root, files });
-        self.have.push(have);
+        self.torrents.insert(id, Watched { meta, root, files });
+        self.have.insert(id, have);
+    }
+
+    /// Stops watching a torrent (removed or paused); a re-check still
+    /// running for it is ignored when it ends.
+    pub(crate) fn remove(&mut self, id: TorrentId) {
+        self.torrents.remove(&id);
+        self.have.remove(&id);
     }
 
     fn path(w: &Watched, i: usize) -> Option<PathBuf> {
@@ -128,8 +137,8 @@ impl Watcher {
     pub(crate) fn check(&mut self) -> Vec<Change> {
         let mut changes = Vec::new();
         let mut rechecks = Vec::new();
-        for (t, w) in self.torrents.iter_mut().enumerate() {
-            let id = TorrentId(u32::try_from(t).unwrap_or(u32::MAX));
+        for (&id, w) in &mut self.torrents {
+            let t = id;
             let geo = Geometry::from_info(&w.meta.info);
             for i in 0..w.files.len() {
                 let state = w.files.get(i).cloned();
@@ -152,7 +161,7 @@ impl Watcher {
                         let Some(f) = w.meta.info.files.get(i) else {
                             continue;
                         };
-                        let have = self.have.get_mut(t);
+                        let have = self.have.get_mut(&t);
                         let mut lost = Vec::new();
                         if let Some(have) = have {
                             for p in pieces_of(&geo, f.offset, f.length) {
@@ -200,8 +209,8 @@ impl Watcher {
         changes
     }
 
-    fn spawn_recheck(&self, id: TorrentId, t: usize, file: usize) {
-        let Some(w) = self.torrents.get(t) else {
+    fn spawn_recheck(&self, id: TorrentId, t: TorrentId, file: usize) {
+        let Some(w) = self.torrents.get(&t) else {
             return;
         };
         let meta = Arc::clone(&w.meta);
@@ -230,7 +239,7 @@ impl Watcher {
     /// mapping, and its good pieces come back (those that do not also lie
     /// in another file that is still withdrawn).
     pub(crate) fn finished(&mut self, r: Recheck) -> Option<Change> {
-        let w = self.torrents.get_mut(r.torrent.0 as usize)?;
+        let w = self.torrents.get_mut(&r.torrent)?;
         let (data, good) = match r.result {
             Ok(x) => x,
             Err(e) => {
@@ -259,7 +268,7 @@ impl Watcher {
             .filter(|(_, s)| matches!(s, FileWatch::Lost(_) | FileWatch::Rechecking))
             .map(|(f, _)| pieces_of(&geo, f.offset, f.length))
             .collect();
-        let have = self.have.get_mut(r.torrent.0 as usize)?;
+        let have = self.have.get_mut(&r.torrent)?;
         let mut added = Vec::new();
         if ok {
             for p in good {

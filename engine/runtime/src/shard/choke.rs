@@ -27,7 +27,7 @@ const MIN_GAP: Duration = Duration::from_millis(200);
 
 pub(crate) struct ShardChoker {
     choker: RefCell<Choker<u64>>,
-    unlimited: bool,
+    unlimited: Cell<bool>,
     dirty: Cell<bool>,
     waker: RefCell<Option<Waker>>,
 }
@@ -39,7 +39,7 @@ impl ShardChoker {
                 slots,
                 ..ChokerConfig::default()
             })),
-            unlimited: slots.is_none(),
+            unlimited: Cell::new(slots.is_none()),
             dirty: Cell::new(false),
             waker: RefCell::new(None),
         }
@@ -53,8 +53,24 @@ impl ShardChoker {
         }
     }
 
+    /// A new number of slots for this shard (its share of the global
+    /// `upload_slots`, by demand); applied at the next pass, which is
+    /// brought forward.
+    pub(crate) fn set_slots(&self, slots: Option<usize>) {
+        if self.choker.borrow().config().slots == slots {
+            return;
+        }
+        let config = ChokerConfig {
+            slots,
+            ..*self.choker.borrow().config()
+        };
+        *self.choker.borrow_mut() = Choker::new(config);
+        self.unlimited.set(slots.is_none());
+        self.mark_dirty();
+    }
+
     pub(crate) fn interest_changed(&self, conn: &Conn, interested: bool) {
-        if self.unlimited {
+        if self.unlimited.get() {
             if interested {
                 conn.session.borrow_mut().set_choked(Instant::now(), false);
                 conn.wake();
@@ -66,7 +82,7 @@ impl ShardChoker {
 
     /// A connection ended: its slot (if it had one) is free.
     pub(crate) fn forget(&self, _id: u64) {
-        if !self.unlimited {
+        if !self.unlimited.get() {
             self.mark_dirty();
         }
     }

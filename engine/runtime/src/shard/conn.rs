@@ -259,25 +259,45 @@ impl Driver {
         }
     }
 
-    /// Takes what the session has to send while the outbox wants more.
+    /// Takes what the session has to send while the outbox wants more
+    /// (and the upload limits allow: `shard::live`).
     fn fill(&mut self, now: Instant) {
+        let uploaded = self.fill_from_session(now);
+        if uploaded > 0 {
+            let torrent = self.conn.session.borrow().torrent();
+            self.shard.count_uploaded(torrent, uploaded);
+        }
+    }
+
+    /// [`Self::fill`]'s loop; returns the block bytes it queued.
+    fn fill_from_session(&mut self, now: Instant) -> u64 {
         let table = self.shard.table.borrow();
         let mut session = self.conn.session.borrow_mut();
+        let mut uploaded = 0;
         while self.outbox.wants_more() {
+            let st = session.torrent().and_then(|id| table.get(id));
+            if !session.has_transmit() || !self.shard.live.may_send(self.conn.id, st) {
+                return uploaded;
+            }
             let Some(t) = session.poll_transmit(now, &*table) else {
-                return;
+                return uploaded;
             };
             match t {
-                Transmit::Bytes(b) => self.outbox.push(Item::Bytes(b)),
+                Transmit::Bytes(b) => {
+                    self.shard.live.spend(st, b.len() as u64);
+                    self.outbox.push(Item::Bytes(b));
+                }
                 Transmit::Block { header, block } => {
-                    let Some(st) = session.torrent().and_then(|id| table.get(id)) else {
-                        return;
+                    let Some(st) = st else {
+                        return uploaded;
                     };
                     let geo = st.ctx.geometry();
                     let piece = block.piece();
                     let piece_start = geo.piece_offset(piece);
+                    uploaded += u64::from(block.length());
                     self.shard
-                        .count_uploaded(session.torrent(), u64::from(block.length()));
+                        .live
+                        .spend(Some(st), u64::from(block.length()) + 13);
                     self.outbox.push(Item::Block {
                         header,
                         data: std::sync::Arc::clone(&st.data),
@@ -288,6 +308,7 @@ impl Driver {
                 }
             }
         }
+        uploaded
     }
 
     /// Runs due session timers and arms the next one. `true` when a timer

@@ -21,6 +21,7 @@
 
 mod choke;
 pub(crate) mod conn;
+mod live;
 pub(crate) mod send;
 pub(crate) mod table;
 
@@ -37,9 +38,11 @@ use glommio::timer::Timer;
 use glommio::{LocalExecutorBuilder, Placement};
 use seedcore_protocol::session::{PeerSession, SessionConfig, TorrentId};
 
+use crate::blocklist::Blocklist;
 use crate::config::SendPath;
+use crate::limits::{LocalBucket, SharedBucket};
 use crate::mailbox::Mailbox;
-use crate::msg::{DialId, FromShard, ShardStats, ToShard, TorrentCounters};
+use crate::msg::{DialId, FromShard, ShardStats, ToShard};
 use crate::torrents::TorrentData;
 use conn::Conn;
 use table::{ShardTorrent, Table};
@@ -50,18 +53,26 @@ const SCRATCH: usize = 64 << 10;
 /// How long a stopping shard waits for its connections to close.
 const STOP_GRACE: Duration = Duration::from_secs(3);
 
+/// A torrent served from the start: id, context, data, initial pieces.
+pub(crate) type StartTorrent = (
+    TorrentId,
+    Arc<seedcore_protocol::session::TorrentContext>,
+    Arc<TorrentData>,
+    Vec<bool>,
+);
+
 /// Everything a shard is started with.
 pub(crate) struct ShardSpec {
     pub(crate) index: usize,
     pub(crate) cpu: usize,
     pub(crate) io_memory: usize,
     pub(crate) listeners: Vec<socket2::Socket>,
-    /// Per torrent (in `TorrentId` order): context, data, initial pieces.
-    pub(crate) torrents: Vec<(
-        Arc<seedcore_protocol::session::TorrentContext>,
-        Arc<TorrentData>,
-        Vec<bool>,
-    )>,
+    /// Per torrent served from the start: id, context, data, initial pieces.
+    pub(crate) torrents: Vec<StartTorrent>,
+    /// The node's upload limit (shared by every shard).
+    pub(crate) upload_limit: Arc<SharedBucket>,
+    /// The IP blocklist at start.
+    pub(crate) blocklist: Arc<Blocklist>,
     pub(crate) session: Arc<SessionConfig>,
     pub(crate) send_path: SendPath,
     pub(crate) max_conns: usize,
@@ -88,6 +99,9 @@ pub(crate) struct Shard {
     pub(crate) scratch: RefCell<Vec<u8>>,
     stats: RefCell<ShardStats>,
     choker: choke::ShardChoker,
+    /// Run-time state: the node's rate limit, throttled connections,
+    /// torrents whose counters changed, the blocklist (`live`).
+    pub(crate) live: live::Live,
 }
 
 impl Shard {
@@ -109,15 +123,17 @@ impl Shard {
         let mut stats = self.stats.borrow_mut();
         stats.counters.blocks_served += 1;
         if let Some(t) = torrent {
-            if let Some(c) = stats.torrents.get_mut(t.0 as usize) {
+            if let Some(c) = self.table.borrow_mut().get_mut(t) {
                 c.uploaded += n;
+                self.live.touched(t);
             }
         }
     }
 
     pub(crate) fn peer_joined(&self, torrent: TorrentId) {
-        if let Some(c) = self.stats.borrow_mut().torrents.get_mut(torrent.0 as usize) {
+        if let Some(c) = self.table.borrow_mut().get_mut(torrent) {
             c.peers += 1;
+            self.live.touched(torrent);
         }
     }
 
@@ -148,15 +164,21 @@ impl Shard {
             if conn.torrent.get().is_none() && !self.stopping.get() {
                 s.counters.handshakes_failed += 1;
             }
-            if let Some(c) = conn
-                .torrent
-                .get()
-                .and_then(|t| s.torrents.get_mut(t.0 as usize))
-            {
-                c.peers = c.peers.saturating_sub(1);
-            }
         }
-        if let (Some(addr), Some(torrent)) = (conn.announced.get(), conn.torrent.get()) {
+        // A torrent detached meanwhile has already been forgotten by the
+        // control core: nothing to report for it.
+        let attached = conn.torrent.get().filter(|&t| {
+            let mut table = self.table.borrow_mut();
+            let Some(c) = table.get_mut(t) else {
+                return false;
+            };
+            c.peers = c.peers.saturating_sub(1);
+            true
+        });
+        if let Some(t) = attached {
+            self.live.touched(t);
+        }
+        if let (Some(addr), Some(torrent)) = (conn.announced.get(), attached) {
             self.tell(FromShard::PeerDown { torrent, addr });
         }
         if let Some(dial) = conn.dial {
@@ -243,11 +265,15 @@ impl Shard {
                 }
             }
             ToShard::Stop => {}
+            other => self.handle_live(other),
         }
     }
 
     fn send_stats(&self) {
         let mut stats = self.stats.borrow().clone();
+        stats.torrents = self.live.deltas(&mut self.table.borrow_mut());
+        stats.interested = self.live.interested(self);
+        stats.refused_blocked = self.live.refused_blocked.get();
         stats.cpu = crate::sys::thread_cpu_time();
         // Live sessions' counts on top of the closed ones' (one pass over
         // the connections a second: cheap next to serving them).
@@ -311,10 +337,9 @@ pub(crate) fn spawn(spec: ShardSpec) -> Result<std::thread::JoinHandle<()>, crat
 
 async fn shard_main(spec: ShardSpec) {
     let mut table = Table::default();
-    for (ctx, data, have) in spec.torrents {
-        table.push(ShardTorrent::new(ctx, data, &have));
+    for (id, ctx, data, have) in spec.torrents {
+        table.insert(ShardTorrent::new(id, ctx, data, &have));
     }
-    let torrents = table.len();
     let shard = Rc::new(Shard {
         index: spec.index,
         table: RefCell::new(table),
@@ -326,11 +351,9 @@ async fn shard_main(spec: ShardSpec) {
         max_conns: spec.max_conns,
         to_control: spec.to_control,
         scratch: RefCell::new(vec![0u8; SCRATCH]),
-        stats: RefCell::new(ShardStats {
-            torrents: vec![TorrentCounters::default(); torrents],
-            ..ShardStats::default()
-        }),
+        stats: RefCell::new(ShardStats::default()),
         choker: choke::ShardChoker::new(spec.slots),
+        live: live::Live::new(LocalBucket::new(spec.upload_limit), spec.blocklist),
     });
     let mut accepts = Vec::new();
     // Second handles on the listening sockets, to stop them listening at
@@ -350,6 +373,7 @@ async fn shard_main(spec: ShardSpec) {
     }
     let chokes = glommio::spawn_local(choke::run(Rc::clone(&shard), spec.choke_interval));
     let ticks = glommio::spawn_local(stats_loop(Rc::clone(&shard)));
+    let throttle = glommio::spawn_local(live::throttle_loop(Rc::clone(&shard)));
     shard.tell(FromShard::Ready { shard: shard.index });
 
     while let Some(msg) = spec.inbox.recv().await {
@@ -371,6 +395,7 @@ async fn shard_main(spec: ShardSpec) {
     }
     chokes.cancel().await;
     ticks.cancel().await;
+    throttle.cancel().await;
     let all: Vec<Rc<Conn>> = shard.conns.borrow().values().cloned().collect();
     for c in &all {
         c.stop.set(true);
@@ -400,6 +425,11 @@ async fn accept_loop(shard: Rc<Shard>, listener: glommio::net::TcpListener) {
                 let Ok(addr) = stream.peer_addr() else {
                     continue;
                 };
+                // Refused before a byte of its handshake is read.
+                if shard.live.refuse(addr.ip()) {
+                    tracing::debug!("shard {}: refused {addr}: blocklisted", shard.index);
+                    continue;
+                }
                 let session =
                     PeerSession::inbound(Arc::clone(&shard.session), addr, Instant::now());
                 shard.stats.borrow_mut().counters.accepted += 1;
@@ -425,6 +455,13 @@ async fn dial_task(
     addr: SocketAddr,
     timeout: Duration,
 ) {
+    if shard.live.blocks(addr.ip()) {
+        shard.tell(FromShard::Dialed {
+            dial,
+            result: Err(format!("{} is blocklisted", addr.ip())),
+        });
+        return;
+    }
     let stream = match TcpStream::connect_timeout(addr, timeout).await {
         Ok(s) => s,
         Err(e) => {
