@@ -131,6 +131,11 @@ impl LtLeech {
         }
     }
 
+    /// Whether the script still runs (its downloads are not all done).
+    pub fn is_running(&mut self) -> bool {
+        self.live.is_running()
+    }
+
     /// The process, for its output.
     pub fn live(&mut self) -> &mut Live {
         &mut self.live

@@ -74,6 +74,15 @@ impl Seed {
         }
     }
 
+    /// A seed started with no torrent (a live node fed later: watch
+    /// folder, state folder).
+    pub fn empty() -> Seed {
+        Seed {
+            paths: Vec::new(),
+            ..Seed::new("")
+        }
+    }
+
     /// Seeds one more path.
     pub fn path(mut self, path: impl AsRef<Path>) -> Seed {
         self.paths.push(path.as_ref().to_path_buf());

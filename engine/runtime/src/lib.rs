@@ -43,6 +43,7 @@ mod mailbox;
 mod msg;
 pub mod node;
 mod shard;
+mod sighup;
 mod state;
 pub mod sys;
 pub mod torrents;
@@ -125,6 +126,9 @@ impl Seeder {
     /// accepts connections.
     pub fn start(mut config: Config) -> Result<Seeder, RuntimeError> {
         config.validate()?;
+        // As given (for reloads to compare with); `config` itself gets the
+        // state folder's resume folder as its default below.
+        let given = config.clone();
         let state = match &config.state_dir {
             Some(d) => Some(Arc::new(state::StateDir::open(d)?)),
             None => None,
@@ -224,7 +228,7 @@ impl Seeder {
             .then(|| cpus.get(shards).copied())
             .flatten();
         let control = control::Control {
-            config: config.clone(),
+            config: given,
             shards: senders,
             threads,
             from_shards,
@@ -350,6 +354,13 @@ impl Seeder {
             })?;
         }
         Ok(())
+    }
+
+    /// Reloads the configuration (see [`Node::set_config_loader`]) and the
+    /// blocklist on SIGHUP, instead of SIGHUP's default of ending the
+    /// process. Settings that cannot change live are named in the log.
+    pub fn reload_on_sighup(&self) -> Result<(), RuntimeError> {
+        sighup::install(self.node())
     }
 
     /// Waits until the seed has stopped (see [`StopHandle::stop`]) and every

@@ -38,10 +38,7 @@ fn wait_state(node: &Node, key: TorrentKey, state: TorrentState) {
 
 /// Whether the seed closes a connection naming `hash` without answering.
 fn refused(addr: SocketAddr, hash: [u8; 20]) -> bool {
-    match Leecher::connect(addr, hash, true) {
-        Err(_) => true,
-        Ok(_) => false,
-    }
+    Leecher::connect(addr, hash, true).is_err()
 }
 
 fn meta_at(path: &Path) -> Metainfo {

@@ -18,7 +18,7 @@ use seedcore_runtime::{Bytes, Config, Seeder, SendPath, Span, TorrentSpec};
 use crate::exit::Outcome;
 
 /// Arguments of `seedcore seed`.
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct Args {
     /// What to seed: `.torrent` files (data in `--data`, default the
     /// folder of the `.torrent`), or files and folders: a v1 torrent is
@@ -149,6 +149,27 @@ pub struct Args {
     /// Longest wait between dials of a `--peer` that keeps failing [default: 5m].
     #[arg(long, env = "SEEDCORE_DIAL_MAX_BACKOFF")]
     dial_max_backoff: Option<Span>,
+    /// The node's own folder: torrents added at run time (watch folder,
+    /// API), paused flags, limits, resume files; kept across restarts and
+    /// crashes [default: none: run-time changes last until exit].
+    #[arg(long, env = "SEEDCORE_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    /// Watch this folder: a `.torrent` dropped in is seeded, one removed
+    /// stops being seeded, a broken one is moved to `.failed/` with the
+    /// error beside it.
+    #[arg(long, env = "SEEDCORE_WATCH")]
+    watch: Option<PathBuf>,
+    /// Where the data of watch-folder torrents is [default: the watch folder].
+    #[arg(long, env = "SEEDCORE_WATCH_DATA")]
+    watch_data: Option<PathBuf>,
+    /// Upload rate of the whole node, bytes per second (`10M`); 0 =
+    /// unlimited [default: 0]. SIGHUP re-reads it from the config file.
+    #[arg(long, env = "SEEDCORE_UPLOAD_LIMIT")]
+    upload_limit: Option<Bytes>,
+    /// IP blocklist (eMule ipfilter.dat or P2P text, IPv4 and IPv6):
+    /// refused before their handshake, never dialled; re-read on SIGHUP.
+    #[arg(long, env = "SEEDCORE_BLOCKLIST")]
+    blocklist: Option<PathBuf>,
     /// Serve the HTTP API, /metrics and the status page here: `ADDR:PORT`,
     /// or a port for 127.0.0.1 [default: off]. Beyond loopback a token is
     /// required (--api-token-file or SEEDCORE_API_TOKEN).
@@ -253,6 +274,19 @@ fn effective(args: Args) -> anyhow::Result<(Config, bool)> {
         c.api_token_file = args.api_token_file;
     }
     set(&mut c.metrics_top_torrents, args.metrics_top_torrents);
+    if args.state_dir.is_some() {
+        c.state_dir = args.state_dir;
+    }
+    if args.watch.is_some() {
+        c.watch = args.watch;
+    }
+    if args.watch_data.is_some() {
+        c.watch_data = args.watch_data;
+    }
+    set(&mut c.upload_limit, args.upload_limit);
+    if args.blocklist.is_some() {
+        c.blocklist = args.blocklist;
+    }
     c.torrents
         .extend(args.paths.into_iter().map(|path| TorrentSpec {
             path,
@@ -284,6 +318,7 @@ fn api_config(c: &Config) -> anyhow::Result<Option<ApiConfig>> {
 
 /// Runs `seedcore seed`.
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    let again = args.clone();
     let (config, print) = effective(args)?;
     if print {
         print!("{}", config.to_toml());
@@ -312,6 +347,17 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     seeder
         .stop_on_signals()
         .context("cannot install the SIGINT/SIGTERM handlers")?;
+    // SIGHUP builds the configuration again the same way (file, env, flags).
+    seeder
+        .node()
+        .set_config_loader(std::sync::Arc::new(move || {
+            effective(again.clone())
+                .map(|(c, _)| c)
+                .map_err(|e| format!("{e:#}"))
+        }));
+    seeder
+        .reload_on_sighup()
+        .context("cannot install the SIGHUP handler")?;
     for t in seeder.torrents() {
         let line = format!(
             "seeding {} ({} of {} pieces) info-hash {} from {}",
