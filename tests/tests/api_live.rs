@@ -78,8 +78,9 @@ fn add_pause_resume_recheck_remove_through_the_api_while_another_download_keeps_
     let tmp = temp_dir();
     let dir = tmp.path();
     let data = dir.join("data");
-    // The long download: 6 MiB held to 512 KiB/s by its own limit.
-    write_pseudo_random(&data.join("long.bin"), 6 << 20, 31);
+    // The long download: 4 MiB held to 64 KiB/s by its own limit until
+    // the changes are done, so it overlaps them however fast they go.
+    write_pseudo_random(&data.join("long.bin"), 4 << 20, 31);
     let long_torrent = dir.join("long.torrent");
     let long_info = seedcore_create(&data.join("long.bin"), &long_torrent, &[]);
     let long_key = json_str(&long_info, "info_hash_v1").to_string();
@@ -107,11 +108,11 @@ fn add_pause_resume_recheck_remove_through_the_api_while_another_download_keeps_
             "--torrent",
             &long_key[..8],
             "--upload-rate",
-            "512K",
+            "64K",
         ],
     );
-    assert_eq!(t["upload_limit"], 512 * 1024, "{t}");
-    let mut long_leech = LtLeech::start(
+    assert_eq!(t["upload_limit"], 64 * 1024, "{t}");
+    let long_leech = LtLeech::start(
         &[seed.addr()],
         &[job("long", &long_torrent, &dir.join("leech-long"))],
         Duration::from_secs(120),
@@ -188,11 +189,18 @@ fn add_pause_resume_recheck_remove_through_the_api_while_another_download_keeps_
     assert_eq!(gone.code, Some(2), "{gone}");
     assert!(gone.stderr.contains("404"), "{gone}");
 
-    // All this time the long download went on, on its one connection.
+    // All this time the long download went on, on its one connection;
+    // lifting its limit lets it finish.
+    let left = listed(api, &long_key).unwrap();
     assert!(
-        long_leech.is_running(),
-        "the long download should outlast the changes\n{seed}"
+        left["uploaded"].as_u64().unwrap() < 4 << 20,
+        "still downloading: {left}"
     );
+    let t = ctl_json(
+        api,
+        &["limits", "--torrent", &long_key, "--upload-rate", "0"],
+    );
+    assert_eq!(t["upload_limit"], 0, "{t}");
     let report = long_leech.finish(&|| seed.to_string());
     let r = &report["leechers"][0];
     assert_eq!(r["hash_failures"], 0, "{report}");
