@@ -102,8 +102,76 @@ fn prometheus_scrapes_a_seeding_node_and_reads_back_its_figures() {
     // The final exposition is still valid with traffic in it.
     let last = String::from_utf8(get_with_token(api, "/metrics", TOKEN).body).unwrap();
     promtool_check(&last).unwrap_or_else(|e| panic!("{e}\n--- exposition ---\n{last}"));
+
+    // The Grafana dashboard: every series it names is exported, and every
+    // expression runs on this Prometheus and finds data.
+    dashboard_matches(&prom, &last);
     drop(prom);
     seed.stop();
+}
+
+/// Every PromQL expression of `tuning/grafana/seedcore.json`: the
+/// metric names it uses are families of `exposition`, and Prometheus
+/// evaluates it (Grafana's variables set to "all") to a non-empty result.
+fn dashboard_matches(prom: &Prometheus, exposition: &str) {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tuning/grafana/seedcore.json");
+    let dash: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let families: std::collections::BTreeSet<&str> = exposition
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    let mut exprs: Vec<String> = dash["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .map(|t| t["expr"].as_str().unwrap().to_string())
+        .collect();
+    assert!(exprs.len() >= 20, "the dashboard has its panels");
+    let template = dash["templating"]["list"][1]["query"]["query"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let names = |e: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        let mut rest = e;
+        while let Some(at) = rest.find("seedcore_") {
+            let tail = &rest[at..];
+            let end = tail
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(tail.len());
+            out.push(tail[..end].to_string());
+            rest = &tail[end..];
+        }
+        out
+    };
+    for name in names(&template) {
+        assert!(
+            families.contains(name.as_str()),
+            "the template names {name}, not exported"
+        );
+    }
+    for e in &mut exprs {
+        let used = names(e);
+        assert!(!used.is_empty(), "{e} names no seedcore series");
+        for name in used {
+            assert!(
+                families.contains(name.as_str()),
+                "the dashboard's {e} names {name}, which the node does not export"
+            );
+        }
+        let q = e
+            .replace("$instance", ".*")
+            .replace("$__rate_interval", "1m");
+        let result = prom.query(&q);
+        assert!(
+            !result.is_empty(),
+            "{q} finds nothing on a node that served a download"
+        );
+    }
 }
 
 /// The first exposition (the node has a status after its first second).
