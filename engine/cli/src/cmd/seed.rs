@@ -500,6 +500,22 @@ mod tests {
     }
 
     #[test]
+    fn the_api_takes_an_address_or_a_port_on_loopback() {
+        let c = parse(&["--api", "6880", "--metrics-top-torrents", "3", "x"]);
+        assert_eq!(c.api, Some("127.0.0.1:6880".parse().unwrap()));
+        assert_eq!(c.metrics_top_torrents, 3);
+        let c = parse(&["--api", "[::1]:7000", "--api-token-file", "/etc/t", "x"]);
+        assert_eq!(c.api, Some("[::1]:7000".parse().unwrap()));
+        assert_eq!(c.api_token_file, Some(PathBuf::from("/etc/t")));
+        assert_eq!(parse(&["x"]).api, None, "off unless asked for");
+        assert!(Cli::try_parse_from(["seed", "--api", "localhost:1", "x"]).is_err());
+        let a = api_config(&parse(&["--api", "0.0.0.0:1", "x"]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.max_body, 16 << 20);
+    }
+
+    #[test]
     fn bad_values_are_refused() {
         assert!(Cli::try_parse_from(["seed", "--send-path", "carrier-pigeon"]).is_err());
         assert!(Cli::try_parse_from(["seed", "--idle-timeout", "soon"]).is_err());
