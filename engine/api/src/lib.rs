@@ -33,6 +33,7 @@
 pub mod auth;
 pub mod backend;
 mod body;
+pub mod client;
 pub mod error;
 mod handlers;
 pub mod history;

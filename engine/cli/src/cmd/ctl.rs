@@ -8,15 +8,13 @@
 //! info-hash, a unique prefix of it (4 hex digits or more), or its exact
 //! name.
 
-mod client;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
 
-use client::{form, Client, Send};
+use seedcore_api::client::{form, Client, Send};
 use seedcore_runtime::Bytes;
 
 use crate::exit::Outcome;
@@ -344,7 +342,7 @@ fn each(
     torrents: &[String],
     json_out: bool,
     done: &str,
-    call: impl Fn(&str) -> anyhow::Result<Value>,
+    call: impl Fn(&str) -> Result<Value, seedcore_api::client::ClientError>,
 ) -> anyhow::Result<Value> {
     let mut out = Vec::new();
     for t in torrents {

@@ -1,11 +1,71 @@
-//! The HTTP side of `seedcore ctl`: one blocking request per call through
-//! `ureq`, the node's JSON errors turned into messages that say what to do.
+//! A blocking client of the API, for `seedcore ctl`, benchmarks and
+//! scripts in Rust: one request per call through `ureq`, the node's JSON
+//! errors turned into messages that say what to do.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use seedcore_api::client::{Client, Send};
+//! # fn main() -> Result<(), seedcore_api::client::ClientError> {
+//! let api = Client::new("http://127.0.0.1:6880", None, Duration::from_secs(30))?;
+//! let added = api.call(
+//!     "POST",
+//!     "/api/v1/torrents",
+//!     Send::Json(&serde_json::json!({ "path": "/srv/seed/new-folder" })),
+//! )?;
+//! println!("{}", added["key"]);
+//! # Ok(()) }
+//! ```
 
 use std::io::Read;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context};
 use serde_json::Value;
+
+/// What went wrong talking to a node.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The URL is not `http(s)://host:port`.
+    #[error("{url:?}: give the API's address as http://HOST:PORT")]
+    BadUrl {
+        /// What was given.
+        url: String,
+    },
+    /// No connection, or no answer.
+    #[error(
+        "cannot reach the seedcore node at {url}: {why} (is `seedcore seed --api ADDR` running \
+         there? set the address with --url or SEEDCORE_API_URL)"
+    )]
+    Unreachable {
+        /// The API's address.
+        url: String,
+        /// Why.
+        why: String,
+    },
+    /// The node answered with an error.
+    #[error("{method} {path}: {status}: {message}{hint}")]
+    Status {
+        /// The request's method.
+        method: String,
+        /// Its path.
+        path: String,
+        /// The HTTP status.
+        status: u16,
+        /// The node's message.
+        message: String,
+        /// What to do about it, when there is a usual answer.
+        hint: &'static str,
+    },
+    /// The answer could not be read or is not JSON.
+    #[error("{method} {path}: {what}")]
+    Answer {
+        /// The request's method.
+        method: String,
+        /// Its path.
+        path: String,
+        /// What is wrong with it.
+        what: String,
+    },
+}
 
 /// The longest answer read (a status report of thousands of torrents fits).
 const MAX_ANSWER: u64 = 256 << 20;
@@ -19,20 +79,28 @@ pub struct Client {
 
 /// A request body.
 pub enum Send<'a> {
+    /// None.
     None,
+    /// A JSON value.
     Json(&'a Value),
-    Form { boundary: &'a str, body: &'a [u8] },
+    /// A `multipart/form-data` body made by [`form`].
+    Form {
+        /// Its boundary.
+        boundary: &'a str,
+        /// Its bytes.
+        body: &'a [u8],
+    },
 }
 
 impl Client {
     /// A client of the API at `url` (`http://host:port`).
-    pub fn new(url: &str, token: Option<String>, timeout: Duration) -> anyhow::Result<Client> {
+    pub fn new(url: &str, token: Option<String>, timeout: Duration) -> Result<Client, ClientError> {
         let base = url.trim_end_matches('/').to_string();
         if !base.starts_with("http://") && !base.starts_with("https://") {
-            bail!("--url {url:?}: give the API's address as http://HOST:PORT");
+            return Err(ClientError::BadUrl { url: url.into() });
         }
         let config = ureq::Agent::config_builder()
-            .user_agent(concat!("seedcore-ctl/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("seedcore-client/", env!("CARGO_PKG_VERSION")))
             .http_status_as_error(false)
             .timeout_global(Some(timeout))
             .timeout_connect(Some(timeout.min(Duration::from_secs(5))))
@@ -46,19 +114,22 @@ impl Client {
     }
 
     /// `GET path` as JSON.
-    pub fn get(&self, path: &str) -> anyhow::Result<Value> {
+    pub fn get(&self, path: &str) -> Result<Value, ClientError> {
         self.call("GET", path, Send::None)
     }
 
     /// A request whose answer is JSON.
-    pub fn call(&self, method: &str, path: &str, send: Send<'_>) -> anyhow::Result<Value> {
+    pub fn call(&self, method: &str, path: &str, send: Send<'_>) -> Result<Value, ClientError> {
         let (status, body) = self.raw(method, path, send)?;
         self.check(status, &body, method, path)?;
-        serde_json::from_slice(&body)
-            .with_context(|| format!("{method} {path}: the node's answer is not JSON"))
+        serde_json::from_slice(&body).map_err(|e| ClientError::Answer {
+            method: method.into(),
+            path: path.into(),
+            what: format!("the node's answer is not JSON: {e}"),
+        })
     }
 
-    fn check(&self, status: u16, body: &[u8], method: &str, path: &str) -> anyhow::Result<()> {
+    fn check(&self, status: u16, body: &[u8], method: &str, path: &str) -> Result<(), ClientError> {
         if (200..300).contains(&status) {
             return Ok(());
         }
@@ -74,10 +145,16 @@ impl Client {
             501 => " (this node does not support it)",
             _ => "",
         };
-        Err(anyhow!("{method} {path}: {status}: {message}{hint}"))
+        Err(ClientError::Status {
+            method: method.into(),
+            path: path.into(),
+            status,
+            message,
+            hint,
+        })
     }
 
-    fn raw(&self, method: &str, path: &str, send: Send<'_>) -> anyhow::Result<(u16, Vec<u8>)> {
+    fn raw(&self, method: &str, path: &str, send: Send<'_>) -> Result<(u16, Vec<u8>), ClientError> {
         let url = format!("{}{path}", self.base);
         let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
         let result = match method {
@@ -96,7 +173,13 @@ impl Client {
                 let mut req = match method {
                     "POST" => self.agent.post(&url),
                     "PATCH" => self.agent.patch(&url),
-                    other => bail!("unsupported method {other}"),
+                    other => {
+                        return Err(ClientError::Answer {
+                            method: other.into(),
+                            path: path.into(),
+                            what: "unsupported method".into(),
+                        })
+                    }
                 };
                 if let Some(a) = &auth {
                     req = req.header("Authorization", a);
@@ -105,7 +188,7 @@ impl Client {
                     Send::None => req.send_empty(),
                     Send::Json(v) => req
                         .content_type("application/json")
-                        .send(serde_json::to_vec(v)?.as_slice()),
+                        .send(v.to_string().as_bytes()),
                     Send::Form { boundary, body } => req
                         .content_type(format!("multipart/form-data; boundary={boundary}"))
                         .send(body),
@@ -120,11 +203,15 @@ impl Client {
             .into_reader()
             .take(MAX_ANSWER)
             .read_to_end(&mut body)
-            .with_context(|| format!("reading the node's answer to {method} {path}"))?;
+            .map_err(|e| ClientError::Answer {
+                method: method.into(),
+                path: path.into(),
+                what: format!("reading the answer: {e}"),
+            })?;
         Ok((status, body))
     }
 
-    fn unreachable(&self, e: ureq::Error) -> anyhow::Error {
+    fn unreachable(&self, e: ureq::Error) -> ClientError {
         let why = match &e {
             ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
                 "connection refused".to_string()
@@ -133,15 +220,15 @@ impl Client {
             ureq::Error::HostNotFound => "host not found".to_string(),
             other => other.to_string(),
         };
-        anyhow!(
-            "cannot reach the seedcore node at {}: {why} (is `seedcore seed --api ADDR` running \
-             there? set the address with --url or SEEDCORE_API_URL)",
-            self.base
-        )
+        ClientError::Unreachable {
+            url: self.base.clone(),
+            why,
+        }
     }
 }
 
-/// A multipart/form-data body with these fields (`(name, filename, bytes)`).
+/// A multipart/form-data body with these fields (`(name, filename, bytes)`);
+/// returns the boundary and the body.
 pub fn form(fields: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
     // A boundary that cannot occur in the parts: random-looking, and
     // checked against them.
