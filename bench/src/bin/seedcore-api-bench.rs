@@ -52,6 +52,10 @@ enum Cmd {
         /// side-by-side run for each child).
         #[arg(long)]
         via: Option<Via>,
+        /// Run the `Node::add` side first (the disk's state may favour
+        /// whichever runs first or second: run both orders).
+        #[arg(long)]
+        node_first: bool,
     },
 }
 
@@ -69,6 +73,7 @@ fn main() -> Result<()> {
             clients,
             out,
             via,
+            node_first,
         } => {
             let small = small_torrents(&cli.work, torrents)?;
             match via {
@@ -77,7 +82,7 @@ fn main() -> Result<()> {
                     println!("{}", serde_json::to_string(&fig)?);
                 }
                 None => {
-                    let md = side_by_side(&cli.work, torrents, clients.max(1))?;
+                    let md = side_by_side(&cli.work, torrents, clients.max(1), node_first)?;
                     println!("{md}");
                     if let Some(o) = out {
                         std::fs::write(&o, &md)
@@ -255,10 +260,15 @@ fn run(work: &Path, small: &[PathBuf], clients: usize, via: Via) -> Result<Figur
 }
 
 /// Both sides, each in a child process, HTTP first then Rust.
-fn side_by_side(work: &Path, n: usize, clients: usize) -> Result<String> {
+fn side_by_side(work: &Path, n: usize, clients: usize, node_first: bool) -> Result<String> {
     let me = std::env::current_exe()?;
     let mut figs = Vec::new();
-    for via in ["http", "node"] {
+    let order = if node_first {
+        ["node", "http"]
+    } else {
+        ["http", "node"]
+    };
+    for via in order {
         eprintln!("adding {n} torrents via {via} from {clients} threads...");
         let out = Command::new(&me)
             .args(["--work"])
@@ -286,13 +296,19 @@ fn side_by_side(work: &Path, n: usize, clients: usize) -> Result<String> {
         )?;
         figs.push(fig);
     }
+    if node_first {
+        figs.reverse();
+    }
     let (h, r) = (&figs[0], &figs[1]);
     let mut md = String::new();
     md.push_str("# Adding torrents through the HTTP API and through `Node::add`\n\n");
+    let flag = if node_first { " --node-first" } else { "" };
     md.push_str(&format!(
-        "Command: `seedcore-api-bench adds --torrents {n} --clients {clients}` (release build;\n\
+        "Command: `seedcore-api-bench adds --torrents {n} --clients {clients}{flag}` (release build;\n\
          node in-process, default shards, state folder and resume folder on the work disk, no\n\
-         peers; each torrent one 16 KiB file, added by path; each side in its own process).\n\n"
+         peers; each torrent one 16 KiB file, added by path; each side in its own process,\n\
+         {} first).\n\n",
+        order[0]
     ));
     md.push_str("| figure | HTTP API | `Node::add` | HTTP / Rust |\n| --- | --- | --- | --- |\n");
     let row = |name: &str, a: f64, b: f64, unit: &str| {
