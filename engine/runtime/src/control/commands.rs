@@ -72,9 +72,8 @@ impl Control {
         }
     }
 
-    /// Commands, load results, rollbacks, bucket refills.
+    /// Commands, load results, rollbacks.
     pub(super) fn live_turn(&self, core: &mut Core, now: Instant) {
-        core.live.refill(now);
         while let Ok(d) = core.live.loaded.try_recv() {
             self.loaded(core, now, d);
         }
@@ -198,8 +197,9 @@ impl Control {
                         true
                     }
                 };
-                if let (true, Phase::Active(id)) = (changed, e.phase) {
-                    let limit = e.limit.clone();
+                let limit = e.limit.clone();
+                let phase = e.phase;
+                if let (true, Phase::Active(id)) = (changed, phase) {
                     for s in &self.shards {
                         s.send(ToShard::TorrentLimit {
                             id,

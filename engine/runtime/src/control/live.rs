@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, Sender};
 use seedcore_protocol::metainfo::Metainfo;
@@ -229,13 +229,11 @@ pub(crate) struct Live {
     pub(crate) blocklist: Arc<Blocklist>,
     pub(crate) blocklist_at: u64,
     pub(crate) max_peers: u32,
-    last_refill: Instant,
 }
 
 impl Live {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
-        now: Instant,
         state: Option<Arc<StateDir>>,
         resume_dir: Option<PathBuf>,
         verify_threads: usize,
@@ -273,7 +271,6 @@ impl Live {
             blocklist,
             blocklist_at: unix_now(),
             max_peers,
-            last_refill: now,
         }
     }
 
@@ -438,21 +435,6 @@ impl Live {
         e.peers += peers;
         e.uploaded += uploaded;
         (uploaded > 0).then_some((id, e.uploaded))
-    }
-
-    /// Refills the upload buckets; called every loop turn.
-    pub(crate) fn refill(&mut self, now: Instant) {
-        let dt = now.saturating_duration_since(self.last_refill);
-        if dt < Duration::from_millis(1) {
-            return;
-        }
-        self.last_refill = now;
-        self.global.refill(dt);
-        for e in self.entries.values() {
-            if let Some(l) = &e.limit {
-                l.refill(dt);
-            }
-        }
     }
 
     /// Per-torrent rates, over `dt` since the last call.

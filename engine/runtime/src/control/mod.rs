@@ -312,7 +312,6 @@ impl Control {
             .clone()
             .or_else(|| self.live.state.as_ref().map(|s| s.resume_dir()));
         let mut live = Live::new(
-            now,
             self.live.state.clone(),
             resume_dir,
             cfg.verify_threads,

@@ -181,7 +181,9 @@ impl Driver {
                 return Poll::Ready(end);
             }
             // An event (an unchoke, say) may have queued output.
-            progress |= self.outbox.is_empty() && self.conn.session.borrow().has_transmit();
+            progress |= self.outbox.is_empty()
+                && self.conn.session.borrow().has_transmit()
+                && !self.shard.live.is_throttled(self.conn.id);
             if self.budget == 0 {
                 break;
             }

@@ -121,6 +121,12 @@ impl Live {
         ok
     }
 
+    /// Whether a connection waits for upload tokens (it is woken at the
+    /// next throttle tick, so it must not spin meanwhile).
+    pub(crate) fn is_throttled(&self, conn: u64) -> bool {
+        self.throttled.borrow().contains(&conn)
+    }
+
     /// Counts bytes handed out by a connection of `torrent`.
     pub(crate) fn spend(&self, torrent: Option<&ShardTorrent>, n: u64) {
         self.global.spend(n);
