@@ -44,6 +44,7 @@ mod msg;
 pub mod node;
 mod shard;
 mod sighup;
+mod signals;
 mod state;
 pub mod sys;
 pub mod torrents;
@@ -59,6 +60,7 @@ pub use node::{
     AddRequest, AddSource, BlocklistInfo, ErrorKind, Limits, LimitsUpdate, Node, NodeError,
     PeerInfo, ReloadReport, TorrentInfo, TorrentKey, TorrentSource, TorrentState, VerifyProgress,
 };
+pub use signals::{ReloadHandle, Signals, StopHandle};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -95,25 +97,24 @@ pub struct TorrentSummary {
     pub from_resume: bool,
 }
 
-/// Asks a running seed to stop; cheap to clone, usable from any thread.
-#[derive(Clone, Debug)]
-pub struct StopHandle(Arc<AtomicBool>);
-
-impl StopHandle {
-    /// Stops the seed: no more connections are accepted, every peer is
-    /// closed, [`Seeder::wait`] returns.
-    pub fn stop(&self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
+/// A torrent of the configuration that is not being seeded, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FailedTorrent {
+    /// The path as configured.
+    pub path: PathBuf,
+    /// Why it could not be loaded.
+    pub error: String,
 }
 
 /// A running seed.
 #[derive(Debug)]
 pub struct Seeder {
     addrs: Vec<SocketAddr>,
+    signals: Signals,
     stop: Arc<AtomicBool>,
     control: Option<JoinHandle<()>>,
     torrents: Vec<TorrentSummary>,
+    failed: Vec<FailedTorrent>,
     shards: usize,
     latest: Arc<Mutex<Option<StatusReport>>>,
     node: Node,
@@ -123,8 +124,19 @@ pub struct Seeder {
 impl Seeder {
     /// Loads and verifies every torrent of `config`, binds the listeners,
     /// starts the shards and the control thread. Returns once every shard
-    /// accepts connections.
-    pub fn start(mut config: Config) -> Result<Seeder, RuntimeError> {
+    /// accepts connections. A torrent that cannot be loaded is logged and
+    /// skipped (see [`Seeder::failed`]) unless `config.strict` is set; the
+    /// start fails when none can be (unless the node has a state folder or
+    /// a watch folder: a live node may start empty).
+    pub fn start(config: Config) -> Result<Seeder, RuntimeError> {
+        Seeder::start_with(config, Signals::new())
+    }
+
+    /// [`Seeder::start`] with flags made (and signal handlers installed)
+    /// beforehand, so that a stop asked for during a long start-up ends it
+    /// early with [`RuntimeError::Stopped`], and the running seed then
+    /// answers the same flags.
+    pub fn start_with(mut config: Config, signals: Signals) -> Result<Seeder, RuntimeError> {
         config.validate()?;
         // As given (for reloads to compare with); `config` itself gets the
         // state folder's resume folder as its default below.
@@ -147,11 +159,23 @@ impl Seeder {
             None => Arc::new(blocklist::Blocklist::default()),
         };
         let live_node = state.is_some() || config.watch.is_some();
-        let loaded = if config.torrents.is_empty() && live_node {
-            Vec::new()
+        let (loaded, failed) = if config.torrents.is_empty() && live_node {
+            (Vec::new(), Vec::new())
         } else {
-            torrents::load_all(&config)?
+            let report = torrents::load_all(&config, &signals.stop)?;
+            let failed: Vec<FailedTorrent> = report
+                .failed
+                .iter()
+                .map(|f| FailedTorrent {
+                    path: f.spec.path.clone(),
+                    error: f.error.to_string(),
+                })
+                .collect();
+            (report.loaded, failed)
         };
+        if signals.stop_requested() {
+            return Err(RuntimeError::Stopped);
+        }
         let mut ids = ids::Ids::default();
         let loaded: Vec<(seedcore_protocol::session::TorrentId, torrents::Loaded)> = loaded
             .into_iter()
@@ -219,8 +243,9 @@ impl Seeder {
 
         let summaries = loaded.iter().map(|(_, t)| summary(t)).collect();
         let (commands_tx, commands) = crossbeam_channel::unbounded();
+        let (reloads_tx, reloads) = crossbeam_channel::unbounded();
         let waker = Arc::clone(&net.waker);
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop = Arc::clone(&signals.stop);
         let latest = Arc::new(Mutex::new(None));
         // The control thread takes the core after the shards (with the
         // default shard count, the one core left free for it).
@@ -233,6 +258,7 @@ impl Seeder {
             threads,
             from_shards,
             stop: Arc::clone(&stop),
+            reload: Arc::clone(&signals.reload),
             latest: Arc::clone(&latest),
             peer_id: session.peer_id,
             port,
@@ -240,6 +266,7 @@ impl Seeder {
             net,
             cpu: control_cpu,
             commands,
+            reloads: reloads_tx,
             live: control::LiveStart {
                 ids,
                 state,
@@ -277,6 +304,9 @@ impl Seeder {
             waker,
             config.verify_threads,
         );
+        if let Err(e) = sighup::start(node.clone(), reloads) {
+            tracing::warn!("{e}: SIGHUP will not reload anything");
+        }
         let watcher = match watch {
             Some((dir, data)) => match watchdir::start(node.clone(), dir.clone(), data) {
                 Ok(w) => Some(w),
@@ -294,9 +324,11 @@ impl Seeder {
             watcher,
             node,
             addrs: bound.addrs,
+            signals,
             stop,
             control: Some(handle),
             torrents: summaries,
+            failed,
             shards,
             latest,
         })
@@ -329,9 +361,19 @@ impl Seeder {
         self.node.clone()
     }
 
+    /// The configured torrents that are not being seeded, with why.
+    pub fn failed(&self) -> &[FailedTorrent] {
+        &self.failed
+    }
+
     /// A handle to stop the seed from elsewhere.
     pub fn stop_handle(&self) -> StopHandle {
-        StopHandle(Arc::clone(&self.stop))
+        self.signals.stop_handle()
+    }
+
+    /// A handle to ask the seed to reload (what SIGHUP does).
+    pub fn reload_handle(&self) -> ReloadHandle {
+        self.signals.reload_handle()
     }
 
     /// Counters as of the last second (peers, bytes, per shard and torrent);
@@ -341,26 +383,11 @@ impl Seeder {
     }
 
     /// Stops the seed on SIGINT or SIGTERM (a second SIGINT or SIGTERM
-    /// while stopping ends the process at once, with exit status 1).
+    /// while stopping ends the process at once, with exit status 1), and
+    /// turns SIGHUP into a reload request. [`Signals::install`] before
+    /// [`Seeder::start_with`] covers the start-up too.
     pub fn stop_on_signals(&self) -> Result<(), RuntimeError> {
-        use signal_hook::consts::{SIGINT, SIGTERM};
-        for sig in [SIGINT, SIGTERM] {
-            let reg =
-                signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&self.stop))
-                    .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&self.stop)));
-            reg.map_err(|source| RuntimeError::Thread {
-                name: format!("signal handler for {sig}"),
-                source,
-            })?;
-        }
-        Ok(())
-    }
-
-    /// Reloads the configuration (see [`Node::set_config_loader`]) and the
-    /// blocklist on SIGHUP, instead of SIGHUP's default of ending the
-    /// process. Settings that cannot change live are named in the log.
-    pub fn reload_on_sighup(&self) -> Result<(), RuntimeError> {
-        sighup::install(self.node())
+        self.signals.install()
     }
 
     /// Waits until the seed has stopped (see [`StopHandle::stop`]) and every

@@ -99,8 +99,9 @@ pub enum ToShard {
     /// This shard's share of the global upload slots (`None`: unlimited).
     Slots(Option<usize>),
     /// A new IP blocklist: refuse those addresses from now on, and close
-    /// the connected peers it blocks.
-    Blocklist(Arc<Blocklist>),
+    /// the connected peers it blocks; then send the shard's index on the
+    /// channel (the caller waits until every shard applies it).
+    Blocklist(Arc<Blocklist>, crossbeam_channel::Sender<usize>),
     /// Stop accepting, close every connection, end the shard.
     Stop,
 }

@@ -36,9 +36,33 @@ fn wait_state(node: &Node, key: TorrentKey, state: TorrentState) {
     });
 }
 
-/// Whether the seed closes a connection naming `hash` without answering.
+/// Whether the seed closes connections naming `hash` without answering
+/// (a change reaches the shards a message round-trip after the call that
+/// made it returns: tried for a bounded while).
 fn refused(addr: SocketAddr, hash: [u8; 20]) -> bool {
-    Leecher::connect(addr, hash, true).is_err()
+    let end = Instant::now() + Duration::from_secs(5);
+    loop {
+        if Leecher::connect(addr, hash, true).is_err() {
+            return true;
+        }
+        if Instant::now() > end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Connects as a leecher of `hash`, retrying for a bounded while (a
+/// torrent seeds on every shard a message round-trip after it says so).
+fn connect(addr: SocketAddr, hash: [u8; 20], fast: bool) -> Leecher {
+    let end = Instant::now() + Duration::from_secs(5);
+    loop {
+        match Leecher::connect(addr, hash, fast) {
+            Ok(l) => return l,
+            Err(e) if Instant::now() > end => panic!("cannot connect for {hash:02x?}: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
 }
 
 fn meta_at(path: &Path) -> Metainfo {
@@ -116,7 +140,7 @@ fn torrents_come_and_go_while_another_peer_downloads_on_one_connection() {
 
     // B serves every piece.
     let all_b: Vec<u32> = (0..meta_b.info.piece_count).collect();
-    let mut lb = Leecher::connect(addr, kb.0, true).unwrap();
+    let mut lb = connect(addr, kb.0, true);
     lb.interested().unwrap();
     assert_eq!(
         download_and_check(&mut lb, &meta_b, &all_b).unwrap(),
@@ -144,7 +168,7 @@ fn torrents_come_and_go_while_another_peer_downloads_on_one_connection() {
     assert!(node.peers(kb).unwrap().is_empty());
     node.resume(kb).unwrap();
     wait_state(&node, kb, TorrentState::Seeding);
-    let mut lb = Leecher::connect(addr, kb.0, false).unwrap();
+    let mut lb = connect(addr, kb.0, false);
     lb.interested().unwrap();
     download_and_check(&mut lb, &meta_b, &all_b).unwrap();
     drop(lb);
@@ -181,7 +205,7 @@ fn torrents_come_and_go_while_another_peer_downloads_on_one_connection() {
     node.resume(kc).unwrap();
     wait_state(&node, kc, TorrentState::Seeding);
     let all_c: Vec<u32> = (0..c_torrent.meta.info.piece_count).collect();
-    let mut lc = Leecher::connect(common::addr(&seeder), kc.0, true).unwrap();
+    let mut lc = connect(common::addr(&seeder), kc.0, true);
     lc.interested().unwrap();
     download_and_check(&mut lc, &c_torrent.meta, &all_c).unwrap();
     seeder.shutdown();

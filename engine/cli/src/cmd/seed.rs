@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use seedcore_api::{ApiConfig, ApiServer};
-use seedcore_runtime::{Bytes, Config, Seeder, SendPath, Span, TorrentSpec};
+use seedcore_runtime::{Bytes, Config, RuntimeError, Seeder, SendPath, Signals, Span, TorrentSpec};
 
 use crate::exit::Outcome;
 
@@ -87,6 +87,14 @@ pub struct Args {
     /// Most such outgoing connections per torrent [default: 20].
     #[arg(long, env = "SEEDCORE_MAX_OUTGOING_PER_TORRENT")]
     max_outgoing_per_torrent: Option<u32>,
+    /// Most dials started per second to found peers, all torrents
+    /// together; 0 = no limit [default: 30, libtorrent's connection_speed].
+    #[arg(long, env = "SEEDCORE_DIAL_RATE")]
+    dial_rate: Option<u32>,
+    /// Most dials started per second for one torrent; 0 = no limit
+    /// [default: 10].
+    #[arg(long, env = "SEEDCORE_DIAL_RATE_PER_TORRENT")]
+    dial_rate_per_torrent: Option<u32>,
     /// Give up a dial after this long [default: 10s].
     #[arg(long, env = "SEEDCORE_CONNECT_TIMEOUT")]
     connect_timeout: Option<Span>,
@@ -137,9 +145,14 @@ pub struct Args {
     /// Threads verifying data at startup; 0 = every core [default: 0].
     #[arg(long, env = "SEEDCORE_VERIFY_THREADS")]
     verify_threads: Option<usize>,
-    /// How often seeded files are checked for changes [default: 10s].
+    /// How often seeded files that inotify does not watch are checked for
+    /// changes (watched ones: every 30th time) [default: 10s].
     #[arg(long, env = "SEEDCORE_FILE_CHECK_INTERVAL")]
     file_check_interval: Option<Span>,
+    /// Do not watch seeded files with inotify; only check them every
+    /// --file-check-interval (an edit in place is then seen that late).
+    #[arg(long, env = "SEEDCORE_NO_FILE_WATCH")]
+    no_file_watch: bool,
     /// How often the choker runs [default: 10s].
     #[arg(long, env = "SEEDCORE_CHOKE_INTERVAL")]
     choke_interval: Option<Span>,
@@ -170,6 +183,11 @@ pub struct Args {
     /// refused before their handshake, never dialled; re-read on SIGHUP.
     #[arg(long, env = "SEEDCORE_BLOCKLIST")]
     blocklist: Option<PathBuf>,
+    /// Refuse to start when any torrent cannot be loaded. Without it, such
+    /// a torrent is reported and skipped, the others are seeded, and the
+    /// start fails only when none can be.
+    #[arg(long, env = "SEEDCORE_STRICT")]
+    strict: bool,
     /// Serve the HTTP API, /metrics and the status page here: `ADDR:PORT`,
     /// or a port for 127.0.0.1 [default: off]. Beyond loopback a token is
     /// required (--api-token-file or SEEDCORE_API_TOKEN).
@@ -242,6 +260,8 @@ fn effective(args: Args) -> anyhow::Result<(Config, bool)> {
         args.max_outgoing_per_torrent,
     );
     set(&mut c.connect_timeout, args.connect_timeout);
+    set(&mut c.dial_rate, args.dial_rate);
+    set(&mut c.dial_rate_per_torrent, args.dial_rate_per_torrent);
     set(&mut c.tracker_timeout, args.tracker_timeout);
     if args.shards.is_some() {
         c.shards = args.shards;
@@ -264,6 +284,9 @@ fn effective(args: Args) -> anyhow::Result<(Config, bool)> {
     }
     set(&mut c.verify_threads, args.verify_threads);
     set(&mut c.file_check_interval, args.file_check_interval);
+    if args.no_file_watch {
+        c.file_watch = false;
+    }
     set(&mut c.choke_interval, args.choke_interval);
     set(&mut c.pex_interval, args.pex_interval);
     set(&mut c.dial_max_backoff, args.dial_max_backoff);
@@ -286,6 +309,9 @@ fn effective(args: Args) -> anyhow::Result<(Config, bool)> {
     set(&mut c.upload_limit, args.upload_limit);
     if args.blocklist.is_some() {
         c.blocklist = args.blocklist;
+    }
+    if args.strict {
+        c.strict = true;
     }
     c.torrents
         .extend(args.paths.into_iter().map(|path| TorrentSpec {
@@ -319,6 +345,12 @@ fn api_config(c: &Config) -> anyhow::Result<Option<ApiConfig>> {
 /// Runs `seedcore seed`.
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let again = args.clone();
+    // First of all: a SIGTERM during a long start-up (verification of a
+    // big torrent) must stop it cleanly, not kill the process by signal.
+    let signals = Signals::new();
+    signals
+        .install()
+        .context("cannot install the SIGINT/SIGTERM/SIGHUP handlers")?;
     let (config, print) = effective(args)?;
     if print {
         print!("{}", config.to_toml());
@@ -327,7 +359,14 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let json = config.json;
     let send_path = config.send_path;
     let api_config = api_config(&config)?;
-    let seeder = Seeder::start(config).context("cannot start seeding")?;
+    let seeder = match Seeder::start_with(config, signals) {
+        Ok(s) => s,
+        Err(RuntimeError::Stopped) => {
+            tracing::info!("stopped during start-up (SIGINT/SIGTERM); nothing was served");
+            return Ok(Outcome::Ok);
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context("cannot start seeding")),
+    };
     let api = match api_config {
         Some(c) => match ApiServer::start(c, Arc::new(seeder.node())) {
             Ok(api) => {
@@ -344,9 +383,6 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         },
         None => None,
     };
-    seeder
-        .stop_on_signals()
-        .context("cannot install the SIGINT/SIGTERM handlers")?;
     // SIGHUP builds the configuration again the same way (file, env, flags).
     seeder
         .node()
@@ -355,9 +391,6 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                 .map(|(c, _)| c)
                 .map_err(|e| format!("{e:#}"))
         }));
-    seeder
-        .reload_on_sighup()
-        .context("cannot install the SIGHUP handler")?;
     for t in seeder.torrents() {
         let line = format!(
             "seeding {} ({} of {} pieces) info-hash {} from {}",

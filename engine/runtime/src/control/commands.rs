@@ -261,7 +261,7 @@ impl Control {
                 let path = self.config.blocklist.clone();
                 let _ = reply.send(Ok((core.live.blocklist_info(), path)));
             }
-            Command::SetBlocklist(list, reply) => {
+            Command::SetBlocklist(list, applied, reply) => {
                 core.live.blocklist = Arc::clone(&list);
                 core.live.blocklist_at = super::live::unix_now();
                 tracing::info!(
@@ -273,9 +273,9 @@ impl Control {
                     list.skipped()
                 );
                 for s in &self.shards {
-                    s.send(ToShard::Blocklist(Arc::clone(&list)));
+                    s.send(ToShard::Blocklist(Arc::clone(&list), applied.clone()));
                 }
-                let _ = reply.send(Ok(core.live.blocklist_info()));
+                let _ = reply.send(Ok((core.live.blocklist_info(), self.shards.len())));
             }
             Command::Watched(reply) => {
                 let list = core

@@ -77,7 +77,9 @@ pub(crate) enum Command {
     SetLimits(LimitsUpdate, Reply<Limits>),
     /// The blocklist in force and the file to reload it from.
     Blocklist(Reply<(BlocklistInfo, Option<PathBuf>)>),
-    SetBlocklist(Arc<Blocklist>, Reply<BlocklistInfo>),
+    /// A new blocklist; each shard sends its index on the sender once it
+    /// applied it; answers how many will.
+    SetBlocklist(Arc<Blocklist>, Sender<usize>, Reply<(BlocklistInfo, usize)>),
     /// Torrents added from the watch folder: file and key.
     Watched(Reply<Vec<(PathBuf, TorrentKey)>>),
     /// A reloaded configuration to apply what can change live.
@@ -686,6 +688,7 @@ fn run_load(job: LoadJob) -> Result<(TorrentContext, TorrentData, Vec<bool>), St
     let opts = VerifyOptions {
         threads,
         progress: Some(&cb),
+        stop: None,
     };
     if let Some(dir) = job.resume_file.parent() {
         let _ = std::fs::create_dir_all(dir);

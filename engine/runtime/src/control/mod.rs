@@ -56,7 +56,7 @@ use outgoing::{Outgoing, Source};
 use pex::PexLists;
 use status::{Extra, FileCheckCounters, OutgoingStatus, Status, StatusReport};
 use trackers::{Found, Trackers};
-use watch::{Change, Recheck, Watcher};
+use watch::{Change, Watcher};
 
 /// Longest sleep of the control loop (how fast a stop request and shard
 /// messages are seen).
@@ -75,6 +75,8 @@ pub(crate) struct Control {
     pub(crate) threads: Vec<JoinHandle<()>>,
     pub(crate) from_shards: Receiver<FromShard>,
     pub(crate) stop: Arc<AtomicBool>,
+    /// Raised by SIGHUP (or a [`crate::ReloadHandle`]); taken each turn.
+    pub(crate) reload: Arc<AtomicBool>,
     pub(crate) latest: Arc<Mutex<Option<StatusReport>>>,
     /// Our peer id (for announces).
     pub(crate) peer_id: [u8; 20],
@@ -88,6 +90,8 @@ pub(crate) struct Control {
     pub(crate) cpu: Option<usize>,
     /// Calls from [`crate::Node`] handles.
     pub(crate) commands: Receiver<Command>,
+    /// Reload requests, to the reloader thread ([`crate::sighup`]).
+    pub(crate) reloads: crossbeam_channel::Sender<()>,
     /// The registry's starting point (ids of the torrents loaded at start,
     /// state folder, limits, blocklist).
     pub(crate) live: LiveStart,
@@ -127,8 +131,14 @@ impl Control {
     pub(crate) fn run(mut self, torrents: Vec<(seedcore_protocol::session::TorrentId, Loaded)>) {
         let now = Instant::now();
         let n = self.shards.len();
-        let (recheck_tx, recheck_rx) = crossbeam_channel::unbounded::<Recheck>();
-        let watcher = Watcher::new(recheck_tx);
+        let waker = Arc::clone(&self.net.waker);
+        let watcher = Watcher::new(
+            self.config.file_watch,
+            self.config.file_check_interval.0,
+            Arc::new(move || {
+                let _ = waker.wake();
+            }),
+        );
         let Some(mut core) = self.core(now, &torrents, watcher) else {
             // No helper threads: nothing can be announced; serve anyway.
             return self.shutdown(&mut None);
@@ -141,7 +151,6 @@ impl Control {
         let mut next_snapshot = now + Duration::from_secs(1);
         let mut last_snapshot = now;
         let mut next_pex = now + self.config.pex_interval.0.min(Duration::from_secs(5));
-        let mut next_watch = now + self.config.file_check_interval.0;
         let mut events = mio::Events::with_capacity(64);
 
         while !self.stop.load(Ordering::Relaxed) {
@@ -151,12 +160,12 @@ impl Control {
             }
             self.live_turn(&mut core, now);
             self.turn(&mut core, now);
-            while let Ok(r) = recheck_rx.try_recv() {
-                core.file_checks.rechecks += 1;
-                if let Some(c) = core.watcher.finished(r) {
-                    core.file_checks.count(&c);
-                    self.apply(c);
-                }
+            if self.reload.swap(false, Ordering::Relaxed) {
+                self.reload_requested();
+            }
+            for c in core.watcher.poll(now) {
+                core.file_checks.count(&c);
+                self.apply(c);
             }
             if now >= next_snapshot {
                 core.live
@@ -188,13 +197,6 @@ impl Control {
                     }
                 }
                 next_pex = now + self.config.pex_interval.0;
-            }
-            if now >= next_watch {
-                for c in core.watcher.check() {
-                    core.file_checks.count(&c);
-                    self.apply(c);
-                }
-                next_watch = now + self.config.file_check_interval.0;
             }
             self.wait(&mut core, &mut events, now, next_snapshot);
         }
@@ -304,6 +306,10 @@ impl Control {
         let mut outgoing = Outgoing::new(
             cfg.max_outgoing,
             cfg.max_outgoing_per_torrent,
+            outgoing::DialRates {
+                total: cfg.dial_rate,
+                per_torrent: cfg.dial_rate_per_torrent,
+            },
             self.listen.clone(),
         );
         let mut pex = PexLists::default();
@@ -430,7 +436,7 @@ impl Control {
             *l += o;
         }
         let mut orders = core.dialer.due(now, &load);
-        orders.extend(core.outgoing.due(&load));
+        orders.extend(core.outgoing.due(now, &load));
         for o in orders {
             self.send_dial(o, core.connect_timeout);
         }
@@ -559,6 +565,17 @@ impl Control {
             }
             FromShard::Ready { .. } | FromShard::Stopped { .. } => {}
         }
+    }
+
+    /// A reload was asked for (SIGHUP, or a [`crate::ReloadHandle`]): the
+    /// reloader thread reads the configuration and the blocklist again and
+    /// hands them back through [`crate::Node`] (this thread must not wait
+    /// for a file or a parse).
+    fn reload_requested(&self) {
+        tracing::info!(
+            "reload requested (SIGHUP): reading the configuration and the blocklist again"
+        );
+        let _ = self.reloads.send(());
     }
 
     fn apply(&self, change: Change) {
@@ -707,10 +724,14 @@ impl Core {
                 from_trackers: c.found_tracker,
                 from_dht: c.found_dht,
                 from_pex: c.found_pex,
+                dials: c.dials,
             },
             live: self.live_status(),
             announces: self.trackers.counts,
-            file_checks: self.file_checks,
+            file_checks: FileCheckCounters {
+                rechecks: self.watcher.rechecks_done,
+                ..self.file_checks
+            },
         }
     }
 }

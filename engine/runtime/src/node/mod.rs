@@ -431,8 +431,9 @@ impl Node {
 
     /// Reads the blocklist file again (as SIGHUP does) and applies it:
     /// new connections from blocked addresses are refused before their
-    /// handshake, connected peers now blocked are closed. A file that
-    /// cannot be read leaves the old list in force.
+    /// handshake, connected peers now blocked are closed. Returns once
+    /// every shard has it in force. A file that cannot be read leaves the
+    /// old list in force.
     pub fn reload_blocklist(&self) -> Result<BlocklistInfo, NodeError> {
         let (_, path) = self.call(Command::Blocklist)?;
         let path = path.ok_or_else(|| NodeError::NotConfigured {
@@ -444,7 +445,21 @@ impl Node {
             path: path.clone(),
             what: e.to_string(),
         })?;
-        self.call(|r| Command::SetBlocklist(Arc::new(list), r))
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let (info, n) = self.call(|r| Command::SetBlocklist(Arc::new(list), tx, r))?;
+        // In force on every shard when this returns.
+        let deadline = std::time::Instant::now() + PEERS_WAIT;
+        for _ in 0..n {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(NodeError::Timeout { waited: PEERS_WAIT })
+                }
+                Err(RecvTimeoutError::Disconnected) => return Err(NodeError::Stopping),
+            }
+        }
+        Ok(info)
     }
 
     /// Sets how [`Node::reload_config`] rebuilds the configuration (the

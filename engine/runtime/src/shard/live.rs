@@ -181,7 +181,7 @@ impl Shard {
                 let _ = reply.send((self.index, self.peers_of(id)));
             }
             ToShard::Slots(slots) => self.choker.set_slots(slots),
-            ToShard::Blocklist(list) => {
+            ToShard::Blocklist(list, done) => {
                 let blocked: Vec<Rc<Conn>> = self
                     .conns
                     .borrow()
@@ -201,6 +201,7 @@ impl Shard {
                     c.wake();
                 }
                 *self.live.blocklist.borrow_mut() = list;
+                let _ = done.send(self.index);
             }
             _ => {}
         }
