@@ -244,8 +244,10 @@ fn sighup_reloads_the_blocklist_and_the_configuration() {
         let e = l.stderr();
         e.contains("upload_limit applied") && e.contains("reqq changed")
     });
-    seed.live().wait_until("the new blocklist", WAIT, |l| {
-        l.stderr().contains("blocklist") && l.stderr().contains("1 IPv4")
+    // Done once every shard has the new list in force.
+    seed.live().wait_until("the reload done", WAIT, |l| {
+        let e = l.stderr();
+        e.contains("reload: done") && e.contains("blocklist (re-read)")
     });
     assert!(
         handshake_from("127.0.0.2:0", seed.addr(), &hash).is_some(),

@@ -22,7 +22,13 @@ pub(crate) fn start(node: Node, requests: Receiver<()>) -> Result<(), RuntimeErr
                 match node.reload_config() {
                     Ok(r) => {
                         if r.applied.is_empty() && r.needs_restart.is_empty() {
-                            tracing::info!("reload: nothing changed");
+                            tracing::info!("reload: done, nothing changed");
+                        } else {
+                            tracing::info!(
+                                "reload: done; applied: {}; needs a restart: {}",
+                                list(&r.applied),
+                                list(&r.needs_restart)
+                            );
                         }
                     }
                     Err(NodeError::NotConfigured { .. }) => match node.reload_blocklist() {
@@ -43,4 +49,12 @@ pub(crate) fn start(node: Node, requests: Receiver<()>) -> Result<(), RuntimeErr
             source,
         })?;
     Ok(())
+}
+
+fn list(v: &[String]) -> String {
+    if v.is_empty() {
+        "nothing".into()
+    } else {
+        v.join(", ")
+    }
 }

@@ -64,6 +64,19 @@ pub(crate) struct Record {
     pub(crate) added_at: u64,
 }
 
+/// One change for [`StateDir::apply`].
+#[derive(Debug)]
+pub(crate) enum Op<'a> {
+    /// Write a record, and the `.torrent` first when given.
+    Save {
+        key: TorrentKey,
+        torrent: Option<&'a [u8]>,
+        record: &'a Record,
+    },
+    /// Remove a torrent's record and `.torrent`.
+    Forget(TorrentKey),
+}
+
 /// One torrent read back from the folder.
 #[derive(Debug)]
 pub(crate) struct Saved {
@@ -220,7 +233,9 @@ impl StateDir {
     }
 
     /// Writes a torrent's record, and its `.torrent` first when given;
-    /// returns the `.torrent`'s path in the folder.
+    /// returns the `.torrent`'s path in the folder. (The node batches with
+    /// [`Self::apply`]; this one change at a time is for tests.)
+    #[cfg(test)]
     pub(crate) fn save(
         &self,
         key: TorrentKey,
@@ -241,9 +256,70 @@ impl StateDir {
         Ok(tp)
     }
 
+    /// Applies many changes with as few folder fsyncs as the crash rules
+    /// allow (group commit): every new `.torrent` written and fsynced, one
+    /// folder fsync; then every record written (or removed), one folder
+    /// fsync; then the `.torrent`s of removed torrents deleted (an orphan
+    /// left by a crash there is cleaned up at the next start). Returns one
+    /// result per change, in order.
+    pub(crate) fn apply(&self, ops: &[Op<'_>]) -> Vec<Result<(), NodeError>> {
+        use seedcore_storage::resume::{sync_dir, write_file_synced};
+        let dir = self.root.join("torrents");
+        let fail = |e: &dyn std::fmt::Display| NodeError::State {
+            path: self.root.clone(),
+            what: e.to_string(),
+        };
+        let mut out: Vec<Result<(), NodeError>> = ops.iter().map(|_| Ok(())).collect();
+        let mut torrents = false;
+        for (op, r) in ops.iter().zip(&mut out) {
+            if let Op::Save {
+                key,
+                torrent: Some(bytes),
+                ..
+            } = op
+            {
+                torrents = true;
+                *r = write_file_synced(&self.torrent_path(*key), bytes).map_err(|e| fail(&e));
+            }
+        }
+        if torrents {
+            if let Err(e) = sync_dir(&dir) {
+                return out.into_iter().map(|_| Err(fail(&e))).collect();
+            }
+        }
+        for (op, r) in ops.iter().zip(&mut out) {
+            if r.is_err() {
+                continue;
+            }
+            *r = match op {
+                Op::Save { key, record, .. } => toml::to_string(record)
+                    .map_err(|e| fail(&e))
+                    .and_then(|text| {
+                        write_file_synced(&self.record_path(*key), text.as_bytes())
+                            .map_err(|e| fail(&e))
+                    }),
+                Op::Forget(key) => match std::fs::remove_file(self.record_path(*key)) {
+                    Ok(()) => Ok(()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                    Err(e) => Err(fail(&e)),
+                },
+            };
+        }
+        if let Err(e) = sync_dir(&dir) {
+            return out.into_iter().map(|_| Err(fail(&e))).collect();
+        }
+        for (op, r) in ops.iter().zip(&out) {
+            if let (Op::Forget(key), Ok(())) = (op, r) {
+                let _ = std::fs::remove_file(self.torrent_path(*key));
+            }
+        }
+        out
+    }
+
     /// Forgets a torrent: the record first (that is the removal), then the
     /// `.torrent` copy. Its resume file is left (a later add of the same
     /// torrent then needs no verification).
+    #[cfg(test)]
     pub(crate) fn forget(&self, key: TorrentKey) -> Result<(), NodeError> {
         let fail = |e: &dyn std::fmt::Display| NodeError::State {
             path: self.root.clone(),
@@ -311,6 +387,25 @@ mod tests {
         // Forget removes both.
         s.save(key, Some(&bytes), &record()).unwrap();
         s.forget(key).unwrap();
+        assert!(s.load().is_empty());
+        assert!(!s.torrent_path(key).exists());
+    }
+
+    #[test]
+    fn a_batch_saves_and_forgets_in_one_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let (bytes, key) = sample_torrent();
+        let s = StateDir::open(dir.path()).unwrap();
+        let r = record();
+        let results = s.apply(&[Op::Save {
+            key,
+            torrent: Some(&bytes),
+            record: &r,
+        }]);
+        assert!(results.iter().all(Result::is_ok));
+        assert_eq!(s.load().len(), 1);
+        let results = s.apply(&[Op::Forget(key)]);
+        assert!(results.iter().all(Result::is_ok));
         assert!(s.load().is_empty());
         assert!(!s.torrent_path(key).exists());
     }

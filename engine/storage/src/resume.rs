@@ -261,6 +261,18 @@ impl ResumeData {
 /// and once this returns the new one survives a power cut. (Resume files
 /// use it; so does the runtime's state folder.)
 pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), ResumeError> {
+    write_file_synced(path, bytes)?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    sync_dir(&dir)
+}
+
+/// [`write_durably`] without the folder's fsync: the new content is on
+/// disk, the rename is not yet durable. For writers that rename many
+/// files and then fsync the folder once ([`sync_dir`]).
+pub fn write_file_synced(path: &Path, bytes: &[u8]) -> Result<(), ResumeError> {
     fn io(op: &'static str, p: &Path) -> impl FnOnce(std::io::Error) -> ResumeError + use<> {
         let path = p.to_path_buf();
         move |source| ResumeError::Io { op, path, source }
@@ -289,7 +301,7 @@ pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), ResumeError> {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
     }
-    sync_dir(&dir)
+    Ok(())
 }
 
 /// Removes `path` and makes the removal durable (fsync of its folder).

@@ -552,10 +552,15 @@ impl Live {
 
     /// Each shard's share of the upload slots, by demand (`interested[i]`:
     /// shard `i`'s interested peers): proportional, largest remainders
-    /// first, summing to the total exactly so the limit holds globally.
+    /// first, summing to the total exactly. Returns the shares to send.
+    ///
+    /// Shares that shrink are sent at once; shares that grow wait for a
+    /// call that shrinks none (the next second's), so that a shard given
+    /// more never unchokes before the one given less has choked: the sum
+    /// of what the shards use stays within the total through the move.
     pub(crate) fn rebalance(&mut self, interested: &[u32]) -> Vec<(usize, Option<usize>)> {
         let n = interested.len();
-        let new = if self.slots == 0 {
+        let target: Vec<Option<usize>> = if self.slots == 0 {
             vec![None; n]
         } else {
             demand_shares(self.slots as usize, interested)
@@ -563,13 +568,39 @@ impl Live {
                 .map(Some)
                 .collect()
         };
+        if self.shares.len() != n {
+            self.shares = vec![Some(0); n];
+        }
+        // Unlimited counts as the largest share.
+        let size = |s: Option<usize>| s.unwrap_or(usize::MAX);
+        let lowers: Vec<usize> = (0..n)
+            .filter(|&i| {
+                let (cur, new) = (
+                    self.shares.get(i).copied().flatten(),
+                    target.get(i).copied().flatten(),
+                );
+                size(new) < size(cur)
+            })
+            .collect();
         let mut changed = Vec::new();
-        for (i, s) in new.iter().enumerate() {
-            if self.shares.get(i) != Some(s) {
-                changed.push((i, *s));
+        if lowers.is_empty() {
+            for (i, t) in target.iter().enumerate() {
+                if self.shares.get(i) != Some(t) {
+                    changed.push((i, *t));
+                }
+            }
+        } else {
+            for i in lowers {
+                if let Some(t) = target.get(i) {
+                    changed.push((i, *t));
+                }
             }
         }
-        self.shares = new;
+        for &(i, t) in &changed {
+            if let Some(s) = self.shares.get_mut(i) {
+                *s = t;
+            }
+        }
         changed
     }
 }
@@ -685,6 +716,9 @@ fn run_load(job: LoadJob) -> Result<(TorrentContext, TorrentData, Vec<bool>), St
     } else {
         job.verify_threads
     };
+    // Workers take runs of 32 pieces: a small torrent gets one thread
+    // rather than paying to start several that find nothing to do.
+    let threads = threads.min((job.meta.info.piece_count as usize / 64).max(1));
     let opts = VerifyOptions {
         threads,
         progress: Some(&cb),
@@ -707,22 +741,38 @@ fn run_load(job: LoadJob) -> Result<(TorrentContext, TorrentData, Vec<bool>), St
     Ok((v.ctx, v.data, have))
 }
 
+/// Most writes committed together (one pair of folder fsyncs).
+const WRITE_BATCH: usize = 256;
+
 fn start_writer(state: Arc<StateDir>) -> Option<Sender<WriteJob>> {
     let (tx, rx) = crossbeam_channel::unbounded::<WriteJob>();
     let spawned = std::thread::Builder::new()
         .name("seedcore-state".into())
         .spawn(move || {
-            while let Ok(job) = rx.recv() {
-                let result = match &job.op {
-                    WriteOp::Save { key, bytes, record } => {
-                        state.save(*key, bytes.as_deref(), record).map(|_| ())
+            // Group commit: whatever queued up while the last batch was
+            // being written goes in the next one.
+            while let Ok(first) = rx.recv() {
+                let mut jobs = vec![first];
+                jobs.extend(rx.try_iter().take(WRITE_BATCH - 1));
+                let ops: Vec<crate::state::Op<'_>> = jobs
+                    .iter()
+                    .map(|j| match &j.op {
+                        WriteOp::Save { key, bytes, record } => crate::state::Op::Save {
+                            key: *key,
+                            torrent: bytes.as_deref(),
+                            record,
+                        },
+                        WriteOp::Forget(key) => crate::state::Op::Forget(*key),
+                    })
+                    .collect();
+                let results = state.apply(&ops);
+                drop(ops);
+                for (job, result) in jobs.into_iter().zip(results) {
+                    if let Err(e) = &result {
+                        tracing::error!("state folder: {e}");
                     }
-                    WriteOp::Forget(key) => state.forget(*key),
-                };
-                if let Err(e) = &result {
-                    tracing::error!("state folder: {e}");
+                    (job.done)(result);
                 }
-                (job.done)(result);
             }
         });
     match spawned {
@@ -753,6 +803,35 @@ mod tests {
             }
         }
         assert_eq!(even_shares(0, 3), vec![None; 3]);
+    }
+
+    #[test]
+    fn a_share_grows_only_after_the_others_shrank() {
+        let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(|| {});
+        let mut live = Live::new(
+            None,
+            None,
+            1,
+            Arc::new(SharedBucket::new(0)),
+            4,
+            2,
+            Arc::new(Blocklist::default()),
+            100,
+            crate::ids::Ids::default(),
+            wake,
+        );
+        assert_eq!(live.shares, vec![Some(2), Some(2)]);
+        // All demand moves to shard 0: shard 1 shrinks first...
+        let c = live.rebalance(&[10, 0]);
+        assert_eq!(c, vec![(1, Some(0))]);
+        assert_eq!(live.shares.iter().flatten().sum::<usize>(), 2);
+        // ...and shard 0 grows the next time.
+        let c = live.rebalance(&[10, 0]);
+        assert_eq!(c, vec![(0, Some(4))]);
+        assert_eq!(live.rebalance(&[10, 0]), vec![]);
+        // Unlimited again: every share grows at once (nothing shrinks).
+        live.slots = 0;
+        assert_eq!(live.rebalance(&[10, 0]), vec![(0, None), (1, None)]);
         assert_eq!(even_shares(5, 2), vec![Some(3), Some(2)]);
     }
 }
