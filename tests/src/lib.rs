@@ -44,10 +44,12 @@
 pub mod bencode;
 pub mod clients;
 pub mod data;
+pub mod http;
 pub mod leech;
 pub mod live;
 pub mod netns;
 pub mod process;
+pub mod prom;
 pub mod rawpeer;
 pub mod rtorrent;
 pub mod seed;

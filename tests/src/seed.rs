@@ -57,6 +57,8 @@ pub struct Seed {
     args: Vec<String>,
     /// Listen here instead of 127.0.0.1.
     ip: Option<IpAddr>,
+    /// `Some`: run the HTTP API on 127.0.0.1 (any port), with this token.
+    api: Option<Option<String>>,
 }
 
 impl Seed {
@@ -140,6 +142,14 @@ impl Seed {
         self
     }
 
+    /// `--api 127.0.0.1:0`: the HTTP API, metrics and status page on a
+    /// free port ([`RunningSeed::api`]); `token`: required by the API
+    /// (given through `SEEDCORE_API_TOKEN`).
+    pub fn api(mut self, token: Option<&str>) -> Seed {
+        self.api = Some(token.map(str::to_string));
+        self
+    }
+
     /// `--json`: status objects on stdout.
     pub fn json(mut self) -> Seed {
         self.json = true;
@@ -195,6 +205,12 @@ impl Seed {
         if self.json {
             cmd.arg("--json");
         }
+        if let Some(token) = &self.api {
+            cmd.args(["--api", "127.0.0.1:0"]);
+            if let Some(t) = token {
+                cmd.env("SEEDCORE_API_TOKEN", t);
+            }
+        }
         // Logs from the engine's crates, for failure messages.
         // `RUST_LOG` from the test's environment wins (e.g. `debug`).
         if std::env::var_os("RUST_LOG").is_none() {
@@ -204,12 +220,16 @@ impl Seed {
         let live = Live::spawn("seedcore seed", &mut cmd);
         let mut seed = RunningSeed {
             live,
+            api: None,
             addr: SocketAddr::new(ip, port),
             addr_v6: self
                 .ipv6
                 .then(|| SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port)),
         };
         seed.wait_listening(START_TIMEOUT);
+        if self.api.is_some() {
+            seed.wait_api(START_TIMEOUT);
+        }
         seed
     }
 }
@@ -217,6 +237,7 @@ impl Seed {
 /// A `seedcore seed` process the test started.
 pub struct RunningSeed {
     live: Live,
+    api: Option<SocketAddr>,
     addr: SocketAddr,
     addr_v6: Option<SocketAddr>,
 }
@@ -235,6 +256,26 @@ impl RunningSeed {
     /// The listening port.
     pub fn port(&self) -> u16 {
         self.addr.port()
+    }
+
+    /// The HTTP API's address (started with [`Seed::api`]).
+    #[track_caller]
+    pub fn api(&self) -> SocketAddr {
+        self.api
+            .unwrap_or_else(|| panic!("the seed was started without Seed::api\n{self}"))
+    }
+
+    /// Waits for the "API on http://ADDR/..." line and keeps the address.
+    #[track_caller]
+    fn wait_api(&mut self, timeout: Duration) {
+        let find = |l: &Live| -> Option<SocketAddr> {
+            let err = l.stderr();
+            let rest = err.split("API on http://").nth(1)?;
+            rest.split('/').next()?.parse().ok()
+        };
+        self.live
+            .wait_until("the API listening", timeout, |l| find(l).is_some());
+        self.api = find(&self.live);
     }
 
     /// The process, for its output, PID and memory.

@@ -67,7 +67,18 @@ enum Cmd {
         /// Seconds of the baseline run (no adds).
         #[arg(long, default_value_t = 10.0)]
         baseline: f64,
+        /// Add through the HTTP API (`POST /api/v1/torrents`, the node's
+        /// API on loopback) or straight through `Node::add`.
+        #[arg(long, value_enum, default_value = "http")]
+        via: Via,
     },
+}
+
+/// How the adds reach the node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Via {
+    Http,
+    Node,
 }
 
 fn main() -> Result<()> {
@@ -84,7 +95,8 @@ fn main() -> Result<()> {
             peers,
             clients,
             baseline,
-        } => adds(&cli.work, torrents, peers, clients, baseline)?,
+            via,
+        } => adds(&cli.work, torrents, peers, clients, baseline, via)?,
     };
     println!("{report}");
     if let Some(out) = cli.out {
@@ -324,7 +336,14 @@ fn sample_rate(node: &Node, secs: f64) -> f64 {
     rates.iter().sum::<f64>() / rates.len().max(1) as f64
 }
 
-fn adds(work: &Path, n: usize, peers: usize, clients: usize, baseline: f64) -> Result<String> {
+fn adds(
+    work: &Path,
+    n: usize,
+    peers: usize,
+    clients: usize,
+    baseline: f64,
+    via: Via,
+) -> Result<String> {
     let big = big_torrent(work, 256 << 20)?;
     eprintln!("making {n} small torrents (not measured)...");
     let small = Arc::new(small_torrents(work, n)?);
@@ -348,8 +367,17 @@ fn adds(work: &Path, n: usize, peers: usize, clients: usize, baseline: f64) -> R
     let base_rate = sample_rate(&node, baseline);
     let rss_before = rss_kib();
 
-    // The adds, from `clients` threads, while the load goes on.
-    eprintln!("adding {n} torrents from {clients} threads...");
+    // The adds, from `clients` threads, while the load goes on; through
+    // the node's HTTP API on loopback unless `--via node`.
+    let api = match via {
+        Via::Http => Some(seedcore_api::ApiServer::start(
+            seedcore_api::ApiConfig::new("127.0.0.1:0".parse()?),
+            Arc::new(node.clone()),
+        )?),
+        Via::Node => None,
+    };
+    let url = api.as_ref().map(|a| format!("http://{}", a.local_addr()));
+    eprintln!("adding {n} torrents from {clients} threads via {via:?}...");
     let next = Arc::new(AtomicUsize::new(0));
     let failures = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
@@ -359,12 +387,30 @@ fn adds(work: &Path, n: usize, peers: usize, clients: usize, baseline: f64) -> R
             let next = Arc::clone(&next);
             let small = Arc::clone(&small);
             let failures = Arc::clone(&failures);
+            let client = url
+                .as_deref()
+                .map(|u| seedcore_api::client::Client::new(u, None, Duration::from_secs(60)));
             std::thread::spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(p) = small.get(i) else {
                     return;
                 };
-                if let Err(e) = node.add(AddRequest::new(AddSource::TorrentFile(p.clone()))) {
+                let result = match &client {
+                    Some(Ok(c)) => c
+                        .call(
+                            "POST",
+                            "/api/v1/torrents",
+                            seedcore_api::client::Send::Json(&serde_json::json!({ "path": p })),
+                        )
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
+                    Some(Err(e)) => Err(e.to_string()),
+                    None => node
+                        .add(AddRequest::new(AddSource::TorrentFile(p.clone())))
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
+                };
+                if let Err(e) = result {
                     eprintln!("add {}: {e}", p.display());
                     failures.fetch_add(1, Ordering::Relaxed);
                 }
@@ -410,12 +456,17 @@ fn adds(work: &Path, n: usize, peers: usize, clients: usize, baseline: f64) -> R
     let mut md = String::new();
     md.push_str("# Adding torrents to a live node under load\n\n");
     md.push_str(&format!(
-        "Machine: {}. Command: `seedcore-live-bench adds --torrents {n} --peers {peers} --clients {clients} --baseline {baseline}`\n\
+        "Machine: {}. Command: `seedcore-live-bench adds --torrents {n} --peers {peers} --clients {clients} --baseline {baseline} --via {}`\n\
          (release build; seed in-process, default shards, state folder on the work disk;\n\
          `seedcore-bench load --peers {peers}` on a 256 MiB torrent as a separate process the whole time;\n\
-         each small torrent one 16 KiB file, added with `Node::add(AddSource::TorrentFile)`,\n\
+         each small torrent one 16 KiB file, added by path through {},\n\
          written to the state folder (fsync) before the call returns, then verified on the loader threads).\n\n",
-        machine()
+        machine(),
+        format!("{via:?}").to_lowercase(),
+        match via {
+            Via::Http => "the node's HTTP API (`POST /api/v1/torrents`, `seedcore_api::client`, loopback)",
+            Via::Node => "`Node::add(AddSource::TorrentFile)`",
+        }
     ));
     md.push_str("| figure | value |\n| --- | --- |\n");
     md.push_str(&format!(

@@ -39,6 +39,9 @@ enum Command {
     /// Check this host for seeding (advice, exit 0); with `--sweep`, measure
     /// seed settings under load and write the best config.
     Tune(cmd::tune::Args),
+    /// Drive a running node through its HTTP API (`seed --api`): ls, add,
+    /// rm, pause, resume, recheck, peers, limits, status.
+    Ctl(cmd::ctl::Args),
 }
 
 fn main() {
@@ -54,6 +57,7 @@ fn main() {
         Command::Info(args) => cmd::info::run(args),
         Command::Magnet(args) => cmd::magnet::run(args),
         Command::Tune(args) => cmd::tune::run(args),
+        Command::Ctl(args) => cmd::ctl::run(args),
     };
     std::process::exit(exit::report(result));
 }

@@ -448,6 +448,8 @@ fn hash_request_is_answered_with_a_proof_that_verifies() {
             assert_eq!(p.leecher.take(), [Got::HashReject(req)]);
         }
         assert!(p.error.is_none());
+        // Answered and rejected requests alike are counted (for metrics).
+        assert_eq!(p.session.stats(p.now).hash_requests, 5 + 5);
     }
     // Sanity of the helper against the hash crate.
     let leaves: Vec<[u8; 32]> = (0..4u8).map(|i| sha256(&[i])).collect();

@@ -14,7 +14,7 @@
 //! seconds; sizes `"128K"`, `"1M"` or a bare number of bytes.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
@@ -380,6 +380,23 @@ pub struct Config {
     pub max_outgoing_per_torrent: u32,
     /// How long a dial may take before it counts as failed.
     pub connect_timeout: Span,
+    /// Where the HTTP API, `/metrics` and the status page listen
+    /// (`seed --api`). Unset: no API (the default; see engine/DESIGN.md,
+    /// "The HTTP API", for why). Anything but loopback needs a token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api: Option<SocketAddr>,
+    /// A file holding the API's bearer token (its first line);
+    /// `SEEDCORE_API_TOKEN` works too. Kept out of this file so that
+    /// `--print-config` never shows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_token_file: Option<PathBuf>,
+    /// Largest API request body (a `.torrent` upload).
+    pub api_max_body: Bytes,
+    /// API connections at once; more are answered 503 and closed.
+    pub api_max_connections: u32,
+    /// Torrents with their own `/metrics` series: the top ones by upload
+    /// rate (0: none). Bounds the series count on a node with thousands.
+    pub metrics_top_torrents: u32,
     /// The live node's own folder: torrents added at run time (through
     /// the API or the watch folder), their data folders, paused flags and
     /// limits, and the resume files (unless `resume_dir` is set). Written
@@ -475,6 +492,11 @@ impl Default for Config {
             max_outgoing: 200,
             max_outgoing_per_torrent: 20,
             connect_timeout: Span::secs(10),
+            api: None,
+            api_token_file: None,
+            api_max_body: Bytes(16 << 20),
+            api_max_connections: 64,
+            metrics_top_torrents: 10,
             state_dir: None,
             watch: None,
             watch_data: None,
@@ -533,6 +555,11 @@ impl Config {
             {
                 if d.is_relative() {
                     *d = base.join(&*d);
+                }
+            }
+            if let Some(f) = &mut c.api_token_file {
+                if f.is_relative() {
+                    *f = base.join(&*f);
                 }
             }
         }

@@ -55,8 +55,8 @@ mod watchdir;
 
 pub use config::{Bytes, Config, SendPath, Span, TorrentSpec};
 pub use control::status::{
-    DhtStatus, LiveStatus, OutgoingStatus, ScrapeReport, ShardStatus, StatusReport, TorrentStatus,
-    TrackerReport,
+    AnnounceCounters, DhtStatus, FileCheckCounters, LiveStatus, OutgoingStatus, PeerCounters,
+    ScrapeReport, ShardStatus, StatusReport, TorrentStatus, TrackerReport,
 };
 pub use error::RuntimeError;
 pub use guard::GuardCounters;

@@ -139,6 +139,8 @@ pub struct ShardStats {
     pub cpu: Duration,
     /// What the shard did against misbehaving peers, ever.
     pub guard: crate::guard::GuardCounters,
+    /// Connection and request counters (for metrics).
+    pub counters: crate::control::status::PeerCounters,
 }
 
 /// Shard to control thread.

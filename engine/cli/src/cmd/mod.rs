@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod create;
+pub mod ctl;
 pub mod info;
 pub mod magnet;
 pub mod seed;

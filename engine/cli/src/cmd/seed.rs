@@ -15,9 +15,12 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use clap::parser::ValueSource;
 use clap::ArgMatches;
+use seedcore_api::{ApiConfig, ApiServer};
 use seedcore_runtime::conflicts::{self, Finding, Layer, Severity, Sources};
 use seedcore_runtime::{Bytes, Config, RuntimeError, Seeder, SendPath, Signals, Span, TorrentSpec};
 
@@ -206,6 +209,31 @@ pub struct Args {
     /// start fails only when none can be.
     #[arg(long, env = "SEEDCORE_STRICT")]
     strict: bool,
+    /// Serve the HTTP API, /metrics and the status page here: `ADDR:PORT`,
+    /// or a port for 127.0.0.1 [default: off]. Beyond loopback a token is
+    /// required (--api-token-file or SEEDCORE_API_TOKEN).
+    #[arg(long, env = "SEEDCORE_API", value_parser = parse_api_addr)]
+    api: Option<SocketAddr>,
+    /// A file holding the API's bearer token (its first line).
+    #[arg(long, env = "SEEDCORE_API_TOKEN_FILE")]
+    api_token_file: Option<PathBuf>,
+    /// Torrents with their own /metrics series, the top ones by upload
+    /// rate [default: 10].
+    #[arg(long, env = "SEEDCORE_METRICS_TOP_TORRENTS")]
+    metrics_top_torrents: Option<u32>,
+}
+
+/// `ADDR:PORT`, `[V6]:PORT`, or a bare port on 127.0.0.1.
+fn parse_api_addr(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(port) = s.trim().parse::<u16>() {
+        return Ok(SocketAddr::new(
+            IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            port,
+        ));
+    }
+    s.trim().parse().map_err(|_| {
+        format!("{s:?}: give ADDR:PORT (127.0.0.1:6880, [::1]:6880) or a port for 127.0.0.1")
+    })
 }
 
 /// `--bind` takes addresses only; an `ADDR:PORT` gets told where the port
@@ -383,6 +411,13 @@ fn effective(args: Args, matches: Option<&ArgMatches>) -> anyhow::Result<Effecti
     set(&mut c.choke_interval, args.choke_interval);
     set(&mut c.pex_interval, args.pex_interval);
     set(&mut c.dial_max_backoff, args.dial_max_backoff);
+    if args.api.is_some() {
+        c.api = args.api;
+    }
+    if args.api_token_file.is_some() {
+        c.api_token_file = args.api_token_file;
+    }
+    set(&mut c.metrics_top_torrents, args.metrics_top_torrents);
     if args.state_dir.is_some() {
         c.state_dir = args.state_dir;
     }
@@ -420,6 +455,26 @@ fn effective(args: Args, matches: Option<&ArgMatches>) -> anyhow::Result<Effecti
     })
 }
 
+/// The API server's settings, when the API is on: the token from
+/// `SEEDCORE_API_TOKEN`, else from `api_token_file`.
+fn api_config(c: &Config) -> anyhow::Result<Option<ApiConfig>> {
+    let Some(addr) = c.api else {
+        return Ok(None);
+    };
+    let mut a = ApiConfig::new(addr);
+    a.token = match std::env::var("SEEDCORE_API_TOKEN") {
+        Ok(t) if !t.trim().is_empty() => Some(t.trim().to_string()),
+        _ => match &c.api_token_file {
+            Some(f) => Some(super::ctl::read_token(f)?),
+            None => None,
+        },
+    };
+    a.max_body = usize::try_from(c.api_max_body.0).unwrap_or(usize::MAX);
+    a.max_connections = c.api_max_connections as usize;
+    a.top_torrents = c.metrics_top_torrents as usize;
+    Ok(Some(a))
+}
+
 /// What the command line and the file add up to.
 struct Effective {
     config: Config,
@@ -452,6 +507,7 @@ pub fn run(args: Args, matches: Option<&ArgMatches>) -> anyhow::Result<Outcome> 
     }
     let json = config.json;
     let send_path = config.send_path;
+    let api_config = api_config(&config)?;
     let seeder = match Seeder::start_with(config, signals) {
         Ok(s) => s,
         Err(RuntimeError::Stopped) => {
@@ -459,6 +515,22 @@ pub fn run(args: Args, matches: Option<&ArgMatches>) -> anyhow::Result<Outcome> 
             return Ok(Outcome::Ok);
         }
         Err(e) => return Err(anyhow::Error::new(e).context("cannot start seeding")),
+    };
+    let api = match api_config {
+        Some(c) => match ApiServer::start(c, Arc::new(seeder.node())) {
+            Ok(api) => {
+                tracing::info!(
+                    "API on http://{0}/api/v1/, metrics on http://{0}/metrics, status page on http://{0}/",
+                    api.local_addr()
+                );
+                Some(api)
+            }
+            Err(e) => {
+                seeder.shutdown();
+                return Err(e).context("cannot start the API (--api)");
+            }
+        },
+        None => None,
     };
     // SIGHUP builds the configuration again the same way (file, env, flags).
     seeder
@@ -503,6 +575,7 @@ pub fn run(args: Args, matches: Option<&ArgMatches>) -> anyhow::Result<Outcome> 
         );
     }
     seeder.wait();
+    drop(api);
     tracing::info!("stopped");
     Ok(Outcome::Ok)
 }
@@ -709,6 +782,22 @@ mod tests {
             try_effective(&["--tracker", "wss://t.example", "x"]).is_err(),
             "unsupported tracker scheme"
         );
+    }
+
+    #[test]
+    fn the_api_takes_an_address_or_a_port_on_loopback() {
+        let c = parse(&["--api", "6880", "--metrics-top-torrents", "3", "x"]);
+        assert_eq!(c.api, Some("127.0.0.1:6880".parse().unwrap()));
+        assert_eq!(c.metrics_top_torrents, 3);
+        let c = parse(&["--api", "[::1]:7000", "--api-token-file", "/etc/t", "x"]);
+        assert_eq!(c.api, Some("[::1]:7000".parse().unwrap()));
+        assert_eq!(c.api_token_file, Some(PathBuf::from("/etc/t")));
+        assert_eq!(parse(&["x"]).api, None, "off unless asked for");
+        assert!(Cli::try_parse_from(["seed", "--api", "localhost:1", "x"]).is_err());
+        let a = api_config(&parse(&["--api", "0.0.0.0:1", "x"]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.max_body, 16 << 20);
     }
 
     #[test]

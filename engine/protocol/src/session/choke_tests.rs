@@ -27,6 +27,7 @@ fn stats(t0: Instant) -> PeerStats {
         refused_requests: 0,
         input_pauses: 0,
         last_received: t0,
+        hash_requests: 0,
     }
 }
 

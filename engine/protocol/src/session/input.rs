@@ -300,7 +300,10 @@ impl PeerSession {
                 }
                 self.on_extended(now, id, payload, ctx)?;
             }
-            Message::HashRequest(req) => self.on_hash_request(req, ctx),
+            Message::HashRequest(req) => {
+                self.hash_requests_total = self.hash_requests_total.saturating_add(1);
+                self.on_hash_request(req, ctx);
+            }
             Message::Hashes { .. }
             | Message::HashReject(_)
             | Message::AzureusExtendedList(_)

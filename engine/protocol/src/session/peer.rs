@@ -90,6 +90,7 @@ pub struct PeerSession {
     pub(crate) input_paused: bool,
     /// Times input was paused so.
     pub(crate) input_pauses: u64,
+    pub(crate) hash_requests_total: u64,
 
     /// Encoded messages not handed out yet (coalesced).
     pub(crate) control: Vec<u8>,
@@ -158,6 +159,7 @@ impl PeerSession {
             refused_total: 0,
             input_paused: false,
             input_pauses: 0,
+            hash_requests_total: 0,
             control: Vec::new(),
             answers: VecDeque::new(),
             promised: 0,
@@ -783,6 +785,7 @@ impl PeerSession {
             refused_requests: self.refused_total,
             input_pauses: self.input_pauses,
             last_received: self.last_recv,
+            hash_requests: self.hash_requests_total,
         }
     }
 }

@@ -40,6 +40,8 @@ pub struct PeerStats {
     pub input_pauses: u64,
     /// When the peer last sent anything (its creation time before that).
     pub last_received: Instant,
+    /// BEP 52 hash requests answered (with hashes or a reject).
+    pub hash_requests: u64,
 }
 
 /// Length of one rate window.

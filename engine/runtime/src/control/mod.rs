@@ -54,7 +54,7 @@ use live::{Command, Live, Phase, Prepared};
 use net::Net;
 use outgoing::{Outgoing, Source};
 use pex::PexLists;
-use status::{Extra, OutgoingStatus, Status, StatusReport};
+use status::{Extra, FileCheckCounters, OutgoingStatus, Status, StatusReport};
 use trackers::{Found, Trackers};
 use watch::{Change, Watcher};
 
@@ -122,6 +122,8 @@ struct Core {
     found_dht: Found,
     more_dht: bool,
     more_udp: [bool; 2],
+    /// What the file watcher saw (for metrics).
+    file_checks: FileCheckCounters,
 }
 
 impl Control {
@@ -162,6 +164,7 @@ impl Control {
                 self.reload_requested();
             }
             for c in core.watcher.poll(now) {
+                core.file_checks.count(&c);
                 self.apply(c);
             }
             if now >= next_snapshot {
@@ -371,6 +374,7 @@ impl Control {
             found_dht: Vec::new(),
             more_dht: false,
             more_udp: [false; 2],
+            file_checks: FileCheckCounters::default(),
         })
     }
 
@@ -723,6 +727,23 @@ impl Core {
                 dials: c.dials,
             },
             live: self.live_status(),
+            announces: self.trackers.counts,
+            file_checks: FileCheckCounters {
+                rechecks: self.watcher.rechecks_done,
+                ..self.file_checks
+            },
+        }
+    }
+}
+
+impl FileCheckCounters {
+    fn count(&mut self, c: &Change) {
+        match c {
+            Change::Lost(_, pieces) => {
+                self.files_changed += 1;
+                self.pieces_lost += pieces.len() as u64;
+            }
+            Change::Added(_, pieces, _) => self.pieces_restored += pieces.len() as u64,
         }
     }
 }

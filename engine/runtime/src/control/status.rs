@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::msg::ShardStats;
 
 /// One shard in a status report.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ShardStatus {
     /// Shard index.
     pub shard: usize,
@@ -21,6 +21,85 @@ pub struct ShardStatus {
     pub cpu: f64,
     /// What the shard did against misbehaving peers, since it started.
     pub guard: crate::guard::GuardCounters,
+    /// All bytes written since the start.
+    pub bytes_sent: u64,
+    /// Connection and request counters.
+    pub counters: PeerCounters,
+}
+
+/// What happened to connections and requests on a shard (summed over
+/// shards in [`StatusReport::counters`]); the counts since the start,
+/// except the peer states, which are the connections now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PeerCounters {
+    /// Incoming connections accepted.
+    pub accepted: u64,
+    /// Incoming connections refused because of `max_peers`.
+    pub refused_peer_limit: u64,
+    /// Incoming connections refused because the address is blocklisted.
+    pub refused_blocked: u64,
+    /// Incoming connections refused by the per-IP connection limit.
+    pub refused_per_ip: u64,
+    /// Connections that ended before their handshake completed (timeouts,
+    /// unknown torrents, garbage, our own dials), the stop excepted.
+    pub handshakes_failed: u64,
+    /// Blocks handed to the send path.
+    pub blocks_served: u64,
+    /// Block requests received.
+    pub requests: u64,
+    /// Block requests refused (rejected, or dropped for non-Fast peers).
+    pub requests_refused: u64,
+    /// BEP 52 hash requests answered (hashes or a reject).
+    pub hash_requests: u64,
+    /// Connections now still in their handshake.
+    pub handshaking: u32,
+    /// Peers now connected and not interested.
+    pub idle: u32,
+    /// Peers now interested and choked.
+    pub choked: u32,
+    /// Peers now interested and unchoked (being served).
+    pub unchoked: u32,
+}
+
+impl PeerCounters {
+    /// Adds `o`'s counts to these.
+    pub fn add(&mut self, o: &PeerCounters) {
+        self.accepted += o.accepted;
+        self.refused_peer_limit += o.refused_peer_limit;
+        self.refused_blocked += o.refused_blocked;
+        self.refused_per_ip += o.refused_per_ip;
+        self.handshakes_failed += o.handshakes_failed;
+        self.blocks_served += o.blocks_served;
+        self.requests += o.requests;
+        self.requests_refused += o.requests_refused;
+        self.hash_requests += o.hash_requests;
+        self.handshaking += o.handshaking;
+        self.idle += o.idle;
+        self.choked += o.choked;
+        self.unchoked += o.unchoked;
+    }
+}
+
+/// Tracker announces since the start, all torrents.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct AnnounceCounters {
+    /// Announces answered with a peer list.
+    pub ok: u64,
+    /// Announces that failed (no answer, an error, a failure reason).
+    pub failed: u64,
+}
+
+/// What the watcher of seeded files saw since the start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FileCheckCounters {
+    /// Times a served file was found changed (its pieces withdrawn).
+    pub files_changed: u64,
+    /// Pieces withdrawn because their file changed.
+    pub pieces_lost: u64,
+    /// Re-checks of changed files finished.
+    pub rechecks: u64,
+    /// Pieces served again after a re-check.
+    pub pieces_restored: u64,
 }
 
 /// One tracker of a torrent in a status report.
@@ -109,6 +188,8 @@ pub struct OutgoingStatus {
 pub(crate) struct Extra {
     pub(crate) dht: Option<DhtStatus>,
     pub(crate) outgoing: OutgoingStatus,
+    pub(crate) announces: AnnounceCounters,
+    pub(crate) file_checks: FileCheckCounters,
     pub(crate) live: LiveStatus,
 }
 
@@ -139,7 +220,7 @@ pub struct LiveStatus {
 }
 
 /// One torrent in a status report.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct TorrentStatus {
     /// The torrent's name.
     pub name: String,
@@ -162,7 +243,7 @@ pub struct TorrentStatus {
 }
 
 /// What the status line says, as data.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct StatusReport {
     /// Seconds since the Unix epoch.
     pub time: u64,
@@ -184,6 +265,12 @@ pub struct StatusReport {
     pub dht: Option<DhtStatus>,
     /// Outgoing connections to found peers.
     pub outgoing: OutgoingStatus,
+    /// Connection and request counters, all shards.
+    pub counters: PeerCounters,
+    /// Tracker announces.
+    pub announces: AnnounceCounters,
+    /// Changes of seeded files seen.
+    pub file_checks: FileCheckCounters,
     /// The live node: torrents by state, limits, blocklist.
     pub live: LiveStatus,
 }
@@ -233,9 +320,18 @@ impl Status {
                     upload_rate: sent as f64 / secs,
                     cpu: cpu.as_secs_f64() / secs,
                     guard: s.guard,
+                    bytes_sent: s.bytes_sent,
+                    counters: PeerCounters {
+                        refused_blocked: s.refused_blocked,
+                        ..s.counters
+                    },
                 }
             })
             .collect();
+        let counters = shards.iter().fold(PeerCounters::default(), |mut c, s| {
+            c.add(&s.counters);
+            c
+        });
         self.last_at = now;
         self.last = stats.to_vec();
         for l in &mut self.last {
@@ -254,6 +350,9 @@ impl Status {
             torrents,
             dht: extra.dht.clone(),
             outgoing: extra.outgoing.clone(),
+            counters,
+            announces: extra.announces,
+            file_checks: extra.file_checks,
             live: extra.live.clone(),
         }
     }
@@ -344,6 +443,12 @@ mod tests {
             bytes_sent: sent,
             bytes_received: 10,
             cpu: Duration::from_millis(cpu_ms),
+            counters: PeerCounters {
+                blocks_served: sent / 1024,
+                unchoked: peers,
+                ..PeerCounters::default()
+            },
+            refused_blocked: u64::from(peers),
             ..ShardStats::default()
         };
         let row = |uploaded: u64, trackers: Vec<TrackerReport>| TorrentStatus {
@@ -395,6 +500,11 @@ mod tests {
         );
         assert!((r.upload_rate - 2048.0).abs() < 1e-6);
         assert_eq!(r.bytes_sent, 6144);
+        assert_eq!(r.counters.blocks_served, 6);
+        assert_eq!(r.counters.unchoked, 3);
+        assert_eq!(r.shards[1].counters.blocks_served, 2);
+        assert_eq!(r.shards[1].bytes_sent, 2048);
+        assert_eq!(r.counters.refused_blocked, 3, "from the shards' own count");
         assert!(r.line().contains("peers 3"), "{}", r.line());
         assert!(r.line().contains("trackers 1/1 ok"), "{}", r.line());
         assert!(r.line().contains("dht 7 nodes"), "{}", r.line());

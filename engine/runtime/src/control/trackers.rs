@@ -40,7 +40,7 @@ use seedcore_tracker::{
 
 use super::http::{Done, Job, Pool};
 use super::scrape::{Batch, Scrapes};
-use crate::control::status::{ScrapeReport, TrackerReport};
+use crate::control::status::{AnnounceCounters, ScrapeReport, TrackerReport};
 
 /// How long a resolved tracker name is used.
 const DNS_TTL: Duration = Duration::from_secs(600);
@@ -118,6 +118,8 @@ pub(crate) struct Trackers {
     timeout: Duration,
     stops_pending: usize,
     buf: Vec<u8>,
+    /// Announces answered and failed, ever (for metrics).
+    pub(crate) counts: AnnounceCounters,
 }
 
 impl Trackers {
@@ -163,6 +165,7 @@ impl Trackers {
             timeout: settings.timeout,
             stops_pending: 0,
             buf: vec![0u8; 64 << 10],
+            counts: AnnounceCounters::default(),
         };
         for &(id, meta) in torrents {
             t.add_torrent(now, id, meta, spread);
@@ -523,6 +526,7 @@ impl Trackers {
         }
         match outcome {
             Ok(r) => {
+                self.counts.ok += 1;
                 if let Some(w) = &r.warning {
                     tracing::info!("tracker warning: {w}");
                 }
@@ -549,6 +553,7 @@ impl Trackers {
                 self.sched.on_response(now, o.torrent, o.tracker, &r);
             }
             Err(e) => {
+                self.counts.failed += 1;
                 let first = self
                     .sched
                     .trackers(o.torrent)

@@ -136,6 +136,8 @@ impl Shard {
     }
 
     pub(crate) fn count_uploaded(&self, torrent: Option<TorrentId>, n: u64) {
+        let mut stats = self.stats.borrow_mut();
+        stats.counters.blocks_served += 1;
         if let Some(t) = torrent {
             if let Some(c) = self.table.borrow_mut().get_mut(t) {
                 c.uploaded += n;
@@ -175,6 +177,14 @@ impl Shard {
             s.guard.input_pauses += pauses;
             s.guard.requests_refused += refused;
             s.connections = s.connections.saturating_sub(1);
+            // What the session counted goes to the shard's totals.
+            let done = conn.session.borrow().stats(Instant::now());
+            s.counters.requests += done.requests;
+            s.counters.requests_refused += done.refused_requests;
+            s.counters.hash_requests += done.hash_requests;
+            if conn.torrent.get().is_none() && !self.stopping.get() {
+                s.counters.handshakes_failed += 1;
+            }
         }
         // A torrent detached meanwhile has already been forgotten by the
         // control core: nothing to report for it.
@@ -293,6 +303,7 @@ impl Shard {
             Ok(()) => true,
             Err(Refusal::PerIp) => {
                 self.count_guard(|g| g.refused_per_ip += 1);
+                self.stats.borrow_mut().counters.refused_per_ip += 1;
                 false
             }
             Err(Refusal::Full) => {
@@ -300,6 +311,7 @@ impl Shard {
                     return true;
                 }
                 self.count_guard(|g| g.refused_full += 1);
+                self.stats.borrow_mut().counters.refused_peer_limit += 1;
                 tracing::debug!("shard {}: node full, nobody to evict: refused", self.index);
                 false
             }
@@ -360,10 +372,30 @@ impl Shard {
         stats.interested = self.live.interested(self);
         stats.refused_blocked = self.live.refused_blocked.get();
         stats.cpu = crate::sys::thread_cpu_time();
-        for c in self.conns.borrow().values() {
-            let (pauses, refused) = session_guard(c);
+        // Live sessions' counts on top of the closed ones' (one pass over
+        // the connections a second: cheap next to serving them).
+        let now = Instant::now();
+        for conn in self.conns.borrow().values() {
+            let (pauses, refused) = session_guard(conn);
             stats.guard.input_pauses += pauses;
             stats.guard.requests_refused += refused;
+            let c = &mut stats.counters;
+            let Ok(session) = conn.session.try_borrow() else {
+                continue;
+            };
+            let p = session.stats(now);
+            c.requests += p.requests;
+            c.requests_refused += p.refused_requests;
+            c.hash_requests += p.hash_requests;
+            if !session.is_established() {
+                c.handshaking += 1;
+            } else if !p.interested {
+                c.idle += 1;
+            } else if p.choked {
+                c.choked += 1;
+            } else {
+                c.unchoked += 1;
+            }
         }
         self.tell(FromShard::Stats {
             shard: self.index,
@@ -540,6 +572,7 @@ async fn accept_loop(shard: Rc<Shard>, listener: glommio::net::TcpListener) {
                 if shard.registry.crowded() {
                     session.shorten_handshake(shard.handshake_timeout_crowded);
                 }
+                shard.stats.borrow_mut().counters.accepted += 1;
                 shard.add_conn(session, stream, None);
             }
             Err(e) if shard.stopping.get() => {

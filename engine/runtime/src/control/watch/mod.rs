@@ -114,6 +114,8 @@ pub(crate) struct Watcher {
     /// Withdrawn files waiting to be quiet: the last change seen.
     settling: HashMap<FileKey, Instant>,
     helpers: Option<Helpers>,
+    /// Re-checks finished, ever (for metrics).
+    pub(crate) rechecks_done: u64,
 }
 
 /// The channels to the helper threads (absent when they could not start:
@@ -158,6 +160,7 @@ impl Watcher {
             by_dir: HashMap::new(),
             settling: HashMap::new(),
             helpers,
+            rechecks_done: 0,
         }
     }
 
@@ -417,6 +420,7 @@ impl Watcher {
     /// mapping, and its good pieces come back (those that do not also lie
     /// in another file that is still withdrawn).
     fn finished(&mut self, r: Finished, now: Instant) -> Option<Change> {
+        self.rechecks_done += 1;
         let key = r.key;
         let w = self.torrents.get_mut(&key.torrent)?;
         let name = w.meta.info.name.clone();
