@@ -5,7 +5,7 @@
 //! built from it or refuses with an error, a torrent rebuilt from it either
 //! builds or says why, and its magnet link parses back to the same link.
 
-use seedcore_protocol::magnet::Magnet;
+use seedcore_protocol::magnet::{Magnet, MAX_MAGNET_LEN};
 use seedcore_protocol::metainfo::build::TorrentBuilder;
 use seedcore_protocol::metainfo::Metainfo;
 use seedcore_protocol::session::TorrentContext;
@@ -27,10 +27,11 @@ pub fn run(data: &[u8]) {
 
 fn check(meta: &Metainfo) {
     let magnet = Magnet::from_metainfo(meta);
-    assert_eq!(
-        Magnet::parse(&magnet.to_uri()).expect("own magnet parses"),
-        magnet
-    );
+    let uri = magnet.to_uri();
+    // A torrent may list more trackers than a magnet link can carry.
+    if uri.len() <= MAX_MAGNET_LEN {
+        assert_eq!(Magnet::parse(&uri).expect("own magnet parses"), magnet);
+    }
     if let Ok(ctx) = TorrentContext::from_metainfo(meta) {
         assert_eq!(ctx.info_bytes(), &meta.info_bytes[..]);
         let g = ctx.geometry();
