@@ -99,11 +99,13 @@ work=$work_root/$target
 rm -rf "$work/default"
 mkdir -p "$work"
 
+dict=()
+[[ -f $root/fuzz/dict/$target.dict ]] && dict=(-x "$root/fuzz/dict/$target.dict")
 echo "fuzz.sh: $target for ${seconds}s from $(ls "$corpus" | wc -l) corpus files (output $work)"
 # -V: stop after SECONDS; timeout: a hard stop should afl-fuzz itself hang.
 set +e
 nice -n "$nice_level" timeout --kill-after=30 $((seconds + 120)) \
-    cargo afl fuzz -i "$corpus" -o "$work" -V "$seconds" -t 2000 -m none -- "$bin" "$target" \
+    cargo afl fuzz -i "$corpus" -o "$work" -V "$seconds" -t 2000 -m none "${dict[@]}" -- "$bin" "$target" \
     >"$work/afl.log" 2>&1
 rc=$?
 set -e

@@ -14,6 +14,9 @@
 //! - [`compare`]: seedcore, libtorrent, transmission, aria2 and the raw
 //!   seeder under the same load in one run, written up as a Markdown
 //!   report with a chart.
+//! - [`soak`]: one seedcore node for a long time under a hostile
+//!   population while a good libtorrent leecher downloads and checks every
+//!   piece in a loop; fails on unbounded growth or a slowed leecher.
 //!
 //! The criterion micro-benchmarks are in `benches/`.
 //!
@@ -36,4 +39,5 @@ pub mod procstat;
 pub mod rawseed;
 pub mod report;
 pub mod rng;
+pub mod soak;
 pub mod torrent;

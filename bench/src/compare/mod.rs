@@ -26,7 +26,7 @@ mod probe;
 mod proc;
 pub mod results;
 mod seeders;
-mod svg;
+pub(crate) mod svg;
 mod transmission;
 
 use std::fs;
