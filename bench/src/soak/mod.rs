@@ -479,20 +479,13 @@ fn write_report(
             }],
         },
         plot::Panel {
-            title: "seed memory",
+            title: "seed heap (anonymous memory; VmRSS, mostly mapped files, is in the table)",
             unit: "MiB",
-            series: vec![
-                plot::Series {
-                    name: "VmRSS",
-                    color: "#d62728",
-                    points: samples.iter().map(|s| (s.t, mib(s.rss_kib))).collect(),
-                },
-                plot::Series {
-                    name: "anonymous",
-                    color: "#ff7f0e",
-                    points: samples.iter().map(|s| (s.t, mib(s.anon_kib))).collect(),
-                },
-            ],
+            series: vec![plot::Series {
+                name: "anonymous",
+                color: "#ff7f0e",
+                points: samples.iter().map(|s| (s.t, mib(s.anon_kib))).collect(),
+            }],
         },
         plot::Panel {
             title: "seed descriptors and connections",
