@@ -152,3 +152,86 @@ pub fn leecher(iters: &[Iteration], baseline_end: f64, ratio: f64) -> Vec<Check>
         },
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn samples(f: impl Fn(f64) -> u64) -> Vec<Sample> {
+        (0..=90)
+            .map(|i| {
+                let t = f64::from(i);
+                Sample {
+                    t,
+                    anon_kib: f(t),
+                    ..Sample::default()
+                }
+            })
+            .collect()
+    }
+
+    fn check(s: &[Sample]) -> Check {
+        let slack = Slack {
+            relative: 0.25,
+            absolute: 32.0,
+        };
+        growth(s, 0.0, 90.0, "heap", "MiB", &slack, |s| {
+            s.anon_kib as f64 / 1024.0
+        })
+    }
+
+    #[test]
+    fn flat_or_noisy_memory_passes_and_a_leak_fails() {
+        assert!(check(&samples(|_| 100 << 10)).pass);
+        assert!(
+            check(&samples(
+                |t| (100 << 10) + if t as u64 % 2 == 0 { 20 << 10 } else { 0 }
+            ))
+            .pass
+        );
+        // 1 MiB a second: 30 MiB to 90 MiB means, a leak.
+        let leak = check(&samples(|t| (t as u64) << 10 << 10));
+        assert!(!leak.pass, "{leak:?}");
+        assert!(leak.last > leak.first);
+    }
+
+    fn it(n: u64, start: f64, seconds: f64, ok: bool) -> Iteration {
+        Iteration {
+            n,
+            start,
+            seconds,
+            max_stall: 0.5,
+            pieces: 10,
+            recheck_pieces: Some(10),
+            hash_failures: 0,
+            ok,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn the_leecher_must_stay_within_its_baseline() {
+        let base = [it(1, 0.0, 2.0, true), it(2, 2.0, 2.5, true)];
+        let good: Vec<Iteration> = base
+            .iter()
+            .cloned()
+            .chain([it(3, 10.0, 7.0, true), it(4, 17.0, 3.0, true)])
+            .collect();
+        assert!(leecher(&good, 5.0, 3.0).iter().all(|c| c.pass));
+        let slow: Vec<Iteration> = base
+            .iter()
+            .cloned()
+            .chain([it(3, 10.0, 8.0, true)])
+            .collect();
+        assert!(!leecher(&slow, 5.0, 3.0)[1].pass, "8 s > 3 x 2.5 s");
+        let broken: Vec<Iteration> = base
+            .iter()
+            .cloned()
+            .chain([it(3, 10.0, 2.0, false)])
+            .collect();
+        assert!(!leecher(&broken, 5.0, 3.0)[0].pass);
+        // No download finished in the hostile phase: a failure, not a pass.
+        assert!(!leecher(&base, 5.0, 3.0)[0].pass);
+    }
+}
