@@ -155,7 +155,7 @@ pub fn leecher(iters: &[Iteration], baseline_end: f64, ratio: f64) -> Vec<Check>
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
     use super::*;
 
     fn samples(f: impl Fn(f64) -> u64) -> Vec<Sample> {
@@ -185,9 +185,12 @@ mod tests {
     fn flat_or_noisy_memory_passes_and_a_leak_fails() {
         assert!(check(&samples(|_| 100 << 10)).pass);
         assert!(
-            check(&samples(
-                |t| (100 << 10) + if t as u64 % 2 == 0 { 20 << 10 } else { 0 }
-            ))
+            check(&samples(|t| (100 << 10)
+                + if (t as u64).is_multiple_of(2) {
+                    20 << 10
+                } else {
+                    0
+                }))
             .pass
         );
         // 1 MiB a second: 30 MiB to 90 MiB means, a leak.
