@@ -67,7 +67,14 @@ case "${1:-}" in
     trap 'rm -rf "$all" "$min"' EXIT
     cp "$corpus"/* "$all"/ 2>/dev/null || true
     for f in "$work"/default/queue/id:*; do cp "$f" "$all/q-$(basename "$f" | cut -c4-9)"; done
-    nice -n "$nice_level" cargo afl cmin -i "$all" -o "$min" -t 5000 -- "$bin" "$target" >/dev/null
+    # The awk afl-cmin (cargo afl's default, the Python one, finds no
+    # coverage with this driver and keeps nothing).
+    cmin=$(find "$HOME/.local/share/afl.rs" -path '*/afl/bin/afl-cmin.awk' 2>/dev/null | sort | tail -1)
+    [[ -n $cmin ]] || die "afl-cmin.awk not found under ~/.local/share/afl.rs"
+    rmdir "$min"
+    PATH=$(dirname "$cmin"):$PATH nice -n "$nice_level" "$cmin" -i "$all" -o "$min" -t 5000 \
+        -- "$bin" "$target" >"$work/cmin.log" 2>&1 || die "afl-cmin failed: $work/cmin.log"
+    [[ -n $(ls -A "$min" 2>/dev/null) ]] || die "afl-cmin kept nothing (see $work/cmin.log); corpus unchanged"
     # afl-tmin shrinks the large ones (same coverage, fewer bytes).
     for f in "$min"/*; do
         if [[ $(stat -c %s "$f") -gt 4096 ]]; then

@@ -361,6 +361,55 @@ fn throughput(progress: &[(f64, u64)], w: f64) -> Vec<(f64, f64)> {
     out
 }
 
+/// The five slowest downloads with what the machine and the seed were
+/// doing meanwhile: a slow download on a loaded machine with an idle seed
+/// points at the machine, one with a busy seed at the seed.
+fn slowest(iters: &[Iteration], samples: &[Sample]) -> String {
+    let mut v: Vec<&Iteration> = iters.iter().filter(|i| i.error.is_none()).collect();
+    v.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+    let rates = cpu_rate(samples);
+    let mut s = String::from(
+        "\n## Slowest downloads\n\n| download | started (s) | took (s) | longest wait (s) | max load average | seed CPU (cores, mean) |\n| --- | --- | --- | --- | --- | --- |\n",
+    );
+    for i in v.iter().take(5) {
+        let (from, to) = (i.start, i.start + i.seconds);
+        let load = samples
+            .iter()
+            .filter(|s| s.t >= from && s.t <= to + 2.0)
+            .map(|s| s.load1)
+            .fold(0.0, f64::max);
+        let cpu: Vec<f64> = rates
+            .iter()
+            .filter(|r| r.0 >= from && r.0 <= to + 2.0)
+            .map(|r| r.1)
+            .collect();
+        let cpu = if cpu.is_empty() {
+            0.0
+        } else {
+            cpu.iter().sum::<f64>() / cpu.len() as f64
+        };
+        s.push_str(&format!(
+            "| {} | {:.0} | {:.2} | {:.2} | {:.1} | {:.2} |\n",
+            i.n, i.start, i.seconds, i.max_stall, load, cpu
+        ));
+    }
+    s
+}
+
+/// The seed's CPU use between samples, in cores.
+fn cpu_rate(samples: &[Sample]) -> Vec<(f64, f64)> {
+    samples
+        .windows(2)
+        .filter(|w| w[1].t > w[0].t)
+        .map(|w| {
+            (
+                w[1].t,
+                (w[1].seed_cpu_s - w[0].seed_cpu_s).max(0.0) / (w[1].t - w[0].t),
+            )
+        })
+        .collect()
+}
+
 #[allow(clippy::too_many_arguments)]
 fn write_report(
     cfg: &SoakConfig,
@@ -525,6 +574,22 @@ fn write_report(
                         .iter()
                         .map(|s| (s.t, s.sockstat_tcp_mem_pages as f64 * 4.0 / 1024.0))
                         .collect(),
+                },
+            ],
+        },
+        plot::Panel {
+            title: "machine load (1-minute average) and the seed's CPU",
+            unit: "runnable tasks / cores",
+            series: vec![
+                plot::Series {
+                    name: "load average",
+                    color: "#bcbd22",
+                    points: samples.iter().map(|s| (s.t, s.load1)).collect(),
+                },
+                plot::Series {
+                    name: "seed CPU (cores)",
+                    color: "#17becf",
+                    points: cpu_rate(samples),
                 },
             ],
         },

@@ -27,6 +27,12 @@ pub struct Sample {
     pub sockstat_tcp_mem_pages: u64,
     /// Whole-machine TCP sockets in use (/proc/net/sockstat `inuse`).
     pub sockstat_tcp_inuse: u64,
+    /// The seed's CPU time so far (user + system), seconds.
+    pub seed_cpu_s: f64,
+    /// The machine's 1-minute load average: other jobs share it, and a
+    /// slow download with a busy machine and an idle seed is the machine's
+    /// doing, not the seed's.
+    pub load1: f64,
 }
 
 fn status_kib(pid: u32, file: &str, key: &str) -> u64 {
@@ -114,7 +120,16 @@ pub fn take(pid: u32, t: f64) -> Option<Sample> {
     let (inodes, fds) = socket_inodes(pid);
     let (tcp_queued_bytes, tcp_sockets) = tcp_queues(&inodes);
     let (mem, inuse) = sockstat();
+    let seed_cpu_s = crate::procstat::proc_cpu(pid)
+        .map(|c| c.total())
+        .unwrap_or(0.0);
+    let load1 = fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(0.0);
     Some(Sample {
+        seed_cpu_s,
+        load1,
         t,
         rss_kib,
         anon_kib: status_kib(pid, "smaps_rollup", "Anonymous"),
