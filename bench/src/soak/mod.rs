@@ -621,19 +621,18 @@ fn write_report(
         stem.with_extension("json"),
         serde_json::to_string_pretty(&report)?,
     )?;
-    std::fs::write(
-        stem.with_extension("md"),
-        markdown(
-            cfg,
-            &checks,
-            &info,
-            leech,
-            stats,
-            pass,
-            baseline_end,
-            hostile_end,
-        ),
-    )?;
+    let mut md = markdown(
+        cfg,
+        &checks,
+        &info,
+        leech,
+        stats,
+        pass,
+        baseline_end,
+        hostile_end,
+    );
+    md.push_str(&slowest(&leech.iterations, samples));
+    std::fs::write(stem.with_extension("md"), md)?;
     Ok(pass)
 }
 
