@@ -75,11 +75,14 @@ case "${1:-}" in
     PATH=$(dirname "$cmin"):$PATH nice -n "$nice_level" "$cmin" -i "$all" -o "$min" -t 5000 \
         -- "$bin" "$target" >"$work/cmin.log" 2>&1 || die "afl-cmin failed: $work/cmin.log"
     [[ -n $(ls -A "$min" 2>/dev/null) ]] || die "afl-cmin kept nothing (see $work/cmin.log); corpus unchanged"
-    # afl-tmin shrinks the large ones (same coverage, fewer bytes).
+    # afl-tmin shrinks the large ones (same coverage, fewer bytes): a minute
+    # a file at most, FUZZ_TMIN_SECONDS (300) in all.
+    tmin_end=$((SECONDS + ${FUZZ_TMIN_SECONDS:-300}))
     for f in "$min"/*; do
+        [[ $SECONDS -lt $tmin_end ]] || break
         if [[ $(stat -c %s "$f") -gt 4096 ]]; then
-            nice -n "$nice_level" cargo afl tmin -i "$f" -o "$f.t" -t 5000 -- "$bin" "$target" >/dev/null 2>&1 \
-                && mv "$f.t" "$f" || rm -f "$f.t"
+            timeout 60 nice -n "$nice_level" "$(dirname "$cmin")/afl-tmin" -i "$f" -o "$f.t" -t 5000 -- "$bin" "$target" >/dev/null 2>&1 \
+                && [[ -s $f.t ]] && mv "$f.t" "$f" || rm -f "$f.t"
         fi
     done
     rm -rf "$corpus"; mkdir -p "$corpus"

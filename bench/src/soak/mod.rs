@@ -369,7 +369,7 @@ fn slowest(iters: &[Iteration], samples: &[Sample]) -> String {
     v.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
     let rates = cpu_rate(samples);
     let mut s = String::from(
-        "\n## Slowest downloads\n\n| download | started (s) | took (s) | longest wait (s) | max load average | seed CPU (cores, mean) |\n| --- | --- | --- | --- | --- | --- |\n",
+        "\n## Slowest downloads\n\n| download | started (s) | took (s) | longest wait (s) | max load average | seed CPU (cores, mean) | seed major faults | seed disk reads (MiB) |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for i in v.iter().take(5) {
         let (from, to) = (i.start, i.start + i.seconds);

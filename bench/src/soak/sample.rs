@@ -29,6 +29,12 @@ pub struct Sample {
     pub sockstat_tcp_inuse: u64,
     /// The seed's CPU time so far (user + system), seconds.
     pub seed_cpu_s: f64,
+    /// The seed's major page faults so far: data read from disk because
+    /// it was not in the page cache (cumulative).
+    pub seed_majflt: u64,
+    /// Bytes the seed made the kernel read from storage so far
+    /// (/proc/PID/io `read_bytes`, cumulative).
+    pub seed_read_bytes: u64,
     /// The machine's 1-minute load average: other jobs share it, and a
     /// slow download with a busy machine and an idle seed is the machine's
     /// doing, not the seed's.
@@ -127,7 +133,18 @@ pub fn take(pid: u32, t: f64) -> Option<Sample> {
         .ok()
         .and_then(|l| l.split_whitespace().next().and_then(|v| v.parse().ok()))
         .unwrap_or(0.0);
+    // Field 12 of /proc/PID/stat, counted after the command name's ')'.
+    let seed_majflt = fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|st| {
+            let rest = st.rsplit_once(')')?.1;
+            rest.split_whitespace().nth(9)?.parse().ok()
+        })
+        .unwrap_or(0);
+    let seed_read_bytes = status_kib(pid, "io", "read_bytes");
     Some(Sample {
+        seed_majflt,
+        seed_read_bytes,
         seed_cpu_s,
         load1,
         t,
