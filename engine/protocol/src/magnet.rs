@@ -7,12 +7,14 @@
 //! Hybrid torrents carry both `xt=urn:btih:` and `xt=urn:btmh:`; we write
 //! both, v1 first, as libtorrent does.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::ops::RangeInclusive;
 use std::str::FromStr;
 
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
+use crate::metainfo::limits::MAX_TRACKERS;
 use crate::metainfo::{InfoHashV1, InfoHashV2, InfoHashes, Metainfo};
 
 /// Longest magnet link accepted, in bytes. Real links, even with dozens of
@@ -217,17 +219,19 @@ impl Magnet {
     /// (`announce-list` in tier order, else `announce`) and web seeds,
     /// which is what libtorrent's `make_magnet_uri` puts in one.
     pub fn from_metainfo(meta: &Metainfo) -> Magnet {
-        let mut trackers: Vec<String> = Vec::new();
-        let listed: Vec<&String> = if meta.announce_list.is_empty() {
-            meta.announce.iter().collect()
+        // Linear: a set of the URLs already taken, not a scan of the list
+        // per URL (which made a torrent of 200,000 tiers take 32 s).
+        let listed: Box<dyn Iterator<Item = &String>> = if meta.announce_list.is_empty() {
+            Box::new(meta.announce.iter())
         } else {
-            meta.announce_list.iter().flatten().collect()
+            Box::new(meta.announce_list.iter().flatten())
         };
-        for t in listed {
-            if !trackers.contains(t) {
-                trackers.push(t.clone());
-            }
-        }
+        let mut seen: HashSet<&str> = HashSet::with_capacity(MAX_TRACKERS);
+        let trackers: Vec<String> = listed
+            .filter(|t| seen.insert(t.as_str()))
+            .take(MAX_TRACKERS)
+            .cloned()
+            .collect();
         Magnet {
             display_name: Some(meta.info.name.clone()),
             trackers,

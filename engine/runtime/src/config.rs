@@ -280,7 +280,14 @@ pub struct Config {
     pub resume_dir: Option<PathBuf>,
     /// Threads verifying data at startup; 0 = every core.
     pub verify_threads: usize,
-    /// How often the files being seeded are checked for changes.
+    /// Watch the files being seeded with inotify, so that a file edited in
+    /// place stops being served at once. Off (or where inotify cannot
+    /// watch), files are only `stat`ed every `file_check_interval`.
+    pub file_watch: bool,
+    /// How often the seeded files that inotify does not watch are checked
+    /// for changes (size and modification time, on a helper thread);
+    /// watched files are checked every 30th time, for the changes inotify
+    /// cannot see.
     pub file_check_interval: Span,
     /// How often each shard's choker re-decides who is served.
     pub choke_interval: Span,
@@ -332,6 +339,18 @@ pub struct Config {
     pub max_outgoing_per_torrent: u32,
     /// How long a dial may take before it counts as failed.
     pub connect_timeout: Span,
+    /// Most dials started per second to peers found by trackers, the DHT
+    /// and PEX, all torrents together (libtorrent's `connection_speed`,
+    /// whose default this is); a second's worth may go at once. 0: no
+    /// limit.
+    pub dial_rate: u32,
+    /// Most such dials started per second for one torrent, so that one
+    /// swarm's PEX lists cannot take the whole `dial_rate`. 0: no limit.
+    pub dial_rate_per_torrent: u32,
+    /// Refuse to start when any torrent cannot be loaded. Off (the
+    /// default), such a torrent is logged and skipped and the others are
+    /// served; the start fails only when none can be loaded.
+    pub strict: bool,
     /// The torrents to seed.
     #[serde(rename = "torrent", skip_serializing_if = "Vec::is_empty")]
     pub torrents: Vec<TorrentSpec>,
@@ -361,6 +380,7 @@ impl Default for Config {
             json: false,
             resume_dir: None,
             verify_threads: 0,
+            file_watch: true,
             file_check_interval: Span::secs(10),
             choke_interval: Span::secs(10),
             pex_interval: Span::secs(60),
@@ -382,10 +402,17 @@ impl Default for Config {
             max_outgoing: 200,
             max_outgoing_per_torrent: 20,
             connect_timeout: Span::secs(10),
+            dial_rate: 30,
+            dial_rate_per_torrent: 10,
+            strict: false,
             torrents: Vec::new(),
         }
     }
 }
+
+/// The largest configuration file read: 16 MiB holds some 100,000
+/// `[[torrent]]` entries.
+pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
 
 /// The most shards accepted (far more than any machine has cores: a bound
 /// against typos such as `--shards 10000`).
@@ -419,12 +446,13 @@ impl Config {
         Ok(c)
     }
 
-    /// Reads and parses a TOML configuration file.
+    /// Reads and parses a TOML configuration file (a regular file of at
+    /// most [`MAX_CONFIG_BYTES`]; a FIFO or device is refused, not read).
     pub fn load(path: &std::path::Path) -> Result<Config, RuntimeError> {
-        let text = std::fs::read_to_string(path).map_err(|e| RuntimeError::Io {
-            op: "read config",
-            path: path.to_path_buf(),
-            source: e,
+        let bytes =
+            seedcore_storage::regular::read(path, MAX_CONFIG_BYTES, "a configuration file")?;
+        let text = String::from_utf8(bytes).map_err(|_| RuntimeError::Config {
+            what: format!("{}: not UTF-8 text", path.display()),
         })?;
         Config::from_toml(&text, path.parent()).map_err(|e| match e {
             RuntimeError::Config { what } => RuntimeError::Config {

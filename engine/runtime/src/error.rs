@@ -29,6 +29,10 @@ pub enum RuntimeError {
         #[source]
         source: std::io::Error,
     },
+    /// A file the user named could not be opened or read: missing, not a
+    /// regular file (a FIFO, a device, a folder), or too large.
+    #[error(transparent)]
+    Open(#[from] seedcore_storage::regular::OpenError),
     /// A `.torrent` could not be parsed.
     #[error("invalid torrent {path}: {source}")]
     Metainfo {
@@ -65,6 +69,30 @@ pub enum RuntimeError {
         /// The shared wire info-hash (hex).
         hash: String,
     },
+    /// The data folder of a `.torrent` does not exist (or is not a folder).
+    #[error("the data folder {path} of {torrent} does not exist or is not a folder; give the folder holding its data with --data (or `data` in its [[torrent]] entry)")]
+    DataFolder {
+        /// The `.torrent`.
+        torrent: PathBuf,
+        /// The folder looked for.
+        path: PathBuf,
+    },
+    /// Several torrents were configured and none could be loaded.
+    #[error("none of the {failed} torrents could be loaded (each error is logged above); nothing to seed")]
+    NothingToServe {
+        /// How many failed.
+        failed: usize,
+    },
+    /// With `strict`, a torrent that cannot be loaded stops the start.
+    #[error("{failed} (strict: every torrent must load; leave out --strict to skip it and seed the others)")]
+    Strict {
+        /// The torrent and its error.
+        failed: String,
+    },
+    /// A stop was asked for (SIGINT/SIGTERM) before start-up finished;
+    /// nothing was served and no partial state was written.
+    #[error("stopped during start-up, before serving")]
+    Stopped,
     /// Nothing to seed.
     #[error("no torrent to seed: give .torrent files, files or folders, or [[torrent]] entries in --config")]
     NoTorrents,

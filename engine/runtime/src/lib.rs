@@ -38,6 +38,7 @@ mod listen;
 mod mailbox;
 mod msg;
 mod shard;
+mod signals;
 pub mod sys;
 pub mod torrents;
 
@@ -47,6 +48,7 @@ pub use control::status::{
     TrackerReport,
 };
 pub use error::RuntimeError;
+pub use signals::{ReloadHandle, Signals, StopHandle};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -83,25 +85,24 @@ pub struct TorrentSummary {
     pub from_resume: bool,
 }
 
-/// Asks a running seed to stop; cheap to clone, usable from any thread.
-#[derive(Clone, Debug)]
-pub struct StopHandle(Arc<AtomicBool>);
-
-impl StopHandle {
-    /// Stops the seed: no more connections are accepted, every peer is
-    /// closed, [`Seeder::wait`] returns.
-    pub fn stop(&self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
+/// A torrent of the configuration that is not being seeded, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FailedTorrent {
+    /// The path as configured.
+    pub path: PathBuf,
+    /// Why it could not be loaded.
+    pub error: String,
 }
 
 /// A running seed.
 #[derive(Debug)]
 pub struct Seeder {
     addrs: Vec<SocketAddr>,
+    signals: Signals,
     stop: Arc<AtomicBool>,
     control: Option<JoinHandle<()>>,
     torrents: Vec<TorrentSummary>,
+    failed: Vec<FailedTorrent>,
     shards: usize,
     latest: Arc<Mutex<Option<StatusReport>>>,
 }
@@ -109,10 +110,32 @@ pub struct Seeder {
 impl Seeder {
     /// Loads and verifies every torrent of `config`, binds the listeners,
     /// starts the shards and the control thread. Returns once every shard
-    /// accepts connections.
+    /// accepts connections. A torrent that cannot be loaded is logged and
+    /// skipped (see [`Seeder::failed`]) unless `config.strict` is set; the
+    /// start fails when none can be.
     pub fn start(config: Config) -> Result<Seeder, RuntimeError> {
+        Seeder::start_with(config, Signals::new())
+    }
+
+    /// [`Seeder::start`] with flags made (and signal handlers installed)
+    /// beforehand, so that a stop asked for during a long start-up ends it
+    /// early with [`RuntimeError::Stopped`], and the running seed then
+    /// answers the same flags.
+    pub fn start_with(config: Config, signals: Signals) -> Result<Seeder, RuntimeError> {
         config.validate()?;
-        let loaded = torrents::load_all(&config)?;
+        let report = torrents::load_all(&config, &signals.stop)?;
+        let failed: Vec<FailedTorrent> = report
+            .failed
+            .iter()
+            .map(|f| FailedTorrent {
+                path: f.spec.path.clone(),
+                error: f.error.to_string(),
+            })
+            .collect();
+        let loaded = report.loaded;
+        if signals.stop_requested() {
+            return Err(RuntimeError::Stopped);
+        }
         let shards = config.shard_count();
         let cpus = sys::online_cpus();
         let default_bind = config.bind == Config::default().bind;
@@ -169,7 +192,7 @@ impl Seeder {
         }
 
         let summaries = loaded.iter().map(summary).collect();
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop = Arc::clone(&signals.stop);
         let latest = Arc::new(Mutex::new(None));
         // The control thread takes the core after the shards (with the
         // default shard count, the one core left free for it).
@@ -182,6 +205,7 @@ impl Seeder {
             threads,
             from_shards,
             stop: Arc::clone(&stop),
+            reload: Arc::clone(&signals.reload),
             latest: Arc::clone(&latest),
             peer_id: session.peer_id,
             port,
@@ -209,9 +233,11 @@ impl Seeder {
         }
         Ok(Seeder {
             addrs: bound.addrs,
+            signals,
             stop,
             control: Some(handle),
             torrents: summaries,
+            failed,
             shards,
             latest,
         })
@@ -238,9 +264,19 @@ impl Seeder {
         &self.torrents
     }
 
+    /// The configured torrents that are not being seeded, with why.
+    pub fn failed(&self) -> &[FailedTorrent] {
+        &self.failed
+    }
+
     /// A handle to stop the seed from elsewhere.
     pub fn stop_handle(&self) -> StopHandle {
-        StopHandle(Arc::clone(&self.stop))
+        self.signals.stop_handle()
+    }
+
+    /// A handle to ask the seed to reload (what SIGHUP does).
+    pub fn reload_handle(&self) -> ReloadHandle {
+        self.signals.reload_handle()
     }
 
     /// Counters as of the last second (peers, bytes, per shard and torrent);
@@ -250,19 +286,11 @@ impl Seeder {
     }
 
     /// Stops the seed on SIGINT or SIGTERM (a second SIGINT or SIGTERM
-    /// while stopping ends the process at once, with exit status 1).
+    /// while stopping ends the process at once, with exit status 1), and
+    /// turns SIGHUP into a reload request. [`Signals::install`] before
+    /// [`Seeder::start_with`] covers the start-up too.
     pub fn stop_on_signals(&self) -> Result<(), RuntimeError> {
-        use signal_hook::consts::{SIGINT, SIGTERM};
-        for sig in [SIGINT, SIGTERM] {
-            let reg =
-                signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&self.stop))
-                    .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&self.stop)));
-            reg.map_err(|source| RuntimeError::Thread {
-                name: format!("signal handler for {sig}"),
-                source,
-            })?;
-        }
-        Ok(())
+        self.signals.install()
     }
 
     /// Waits until the seed has stopped (see [`StopHandle::stop`]) and every

@@ -10,9 +10,11 @@
 //! file's size and modification time are what they were when it was
 //! written (`seedcore_storage::resume`).
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -21,14 +23,14 @@ use seedcore_protocol::magnet::Magnet;
 use seedcore_protocol::metainfo::Metainfo;
 use seedcore_protocol::session::TorrentContext;
 use seedcore_storage::create::{self, CreateMode};
-use seedcore_storage::resume::ResumeData;
+use seedcore_storage::resume::{ResumeData, ResumeError};
 use seedcore_storage::{FileStamp, FileState, FileVerdict, Storage, VerifyOptions};
 
 use crate::config::{Config, TorrentSpec};
 use crate::RuntimeError;
 
-/// The largest `.torrent` read from disk.
-const MAX_TORRENT_FILE: u64 = 64 << 20;
+/// The largest `.torrent` read from disk: the parser's own bound.
+const MAX_TORRENT_FILE: u64 = seedcore_protocol::metainfo::limits::MAX_TORRENT_SIZE as u64;
 
 /// A torrent's data as the shards read it: the mappings, and a plain file
 /// handle per mapped file for `sendfile`.
@@ -66,8 +68,8 @@ fn open_handle(storage: &Storage, index: usize) -> Option<File> {
     if stamp.size == 0 {
         return None;
     }
-    let file = File::open(storage.file_path(index)?).ok()?;
-    let now = FileStamp::of(&file.metadata().ok()?);
+    let (file, meta) = seedcore_storage::regular::open(storage.file_path(index)?).ok()?;
+    let now = FileStamp::of(&meta);
     (now == stamp).then_some(file)
 }
 
@@ -118,37 +120,25 @@ pub fn hash_hex(meta: &Metainfo) -> String {
     }
 }
 
-/// Reads and parses a `.torrent`.
+/// Reads and parses a `.torrent` (at most
+/// [`MAX_TORRENT_SIZE`](seedcore_protocol::metainfo::limits::MAX_TORRENT_SIZE)
+/// bytes; a FIFO or device in its place is refused, never waited on).
 pub fn read_torrent(path: &Path) -> Result<Metainfo, RuntimeError> {
-    let io = |op, source| RuntimeError::Io {
-        op,
-        path: path.to_path_buf(),
-        source,
-    };
-    let len = std::fs::metadata(path)
-        .map_err(|e| io("read torrent", e))?
-        .len();
-    if len > MAX_TORRENT_FILE {
-        return Err(RuntimeError::Config {
-            what: format!(
-                "{} is {len} bytes, over the {MAX_TORRENT_FILE}-byte limit for a .torrent",
-                path.display()
-            ),
-        });
-    }
-    let bytes = std::fs::read(path).map_err(|e| io("read torrent", e))?;
+    let bytes = seedcore_storage::regular::read(path, MAX_TORRENT_FILE, "a .torrent")?;
     Metainfo::from_bytes(&bytes).map_err(|source| RuntimeError::Metainfo {
         path: path.to_path_buf(),
         source,
     })
 }
 
-/// Whether `path` names a `.torrent` to load (rather than data to make one for).
+/// Whether `path` names a `.torrent` to load (rather than data to make one
+/// for): its name ends in `.torrent` and it is not a folder. A missing
+/// file, a FIFO or a device of that name is then reported as such by
+/// [`read_torrent`] instead of being scanned as data.
 fn is_torrent_file(path: &Path) -> bool {
-    path.is_file()
-        && path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("torrent"))
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("torrent"))
+        && !path.is_dir()
 }
 
 /// Where the resume file of `meta` lives.
@@ -160,8 +150,24 @@ pub fn resume_path(config: &Config, meta: &Metainfo, root: &Path) -> PathBuf {
     dir.join(format!("{}.resume", hash_hex(meta)))
 }
 
-/// Loads one torrent: parse or make it, open, verify or resume.
+/// Loads one torrent: parse or make it, open, verify or resume. Every
+/// problem that stops this one torrent (a bad or unreadable `.torrent`, a
+/// missing data folder, a folder that cannot be made into a torrent) is
+/// the `Err`; problems with single files are not (their pieces are not
+/// served and they are logged). This is the one entry point for adding a
+/// torrent, at start-up and later.
 pub fn load(spec: &TorrentSpec, config: &Config) -> Result<Loaded, RuntimeError> {
+    load_until(spec, config, &AtomicBool::new(false))
+}
+
+/// [`load`], given up with [`RuntimeError::Stopped`] as soon as `stop` is
+/// raised (a signal while a big torrent is verified or made). Nothing is
+/// written for a load that stopped: no resume file, no `.torrent`.
+pub fn load_until(
+    spec: &TorrentSpec,
+    config: &Config,
+    stop: &AtomicBool,
+) -> Result<Loaded, RuntimeError> {
     let (torrent_path, meta, root, made) = if is_torrent_file(&spec.path) {
         let meta = read_torrent(&spec.path)?;
         let root = match &spec.data {
@@ -173,9 +179,15 @@ pub fn load(spec: &TorrentSpec, config: &Config) -> Result<Loaded, RuntimeError>
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or_else(|| PathBuf::from(".")),
         };
+        if !root.is_dir() {
+            return Err(RuntimeError::DataFolder {
+                torrent: spec.path.clone(),
+                path: root,
+            });
+        }
         (spec.path.clone(), meta, root, None)
     } else {
-        let made = make_torrent(&spec.path, config.verify_threads)?;
+        let made = make_torrent_until(&spec.path, config.verify_threads, stop)?;
         (
             made.torrent_path.clone(),
             made.meta.clone(),
@@ -219,7 +231,17 @@ pub fn load(spec: &TorrentSpec, config: &Config) -> Result<Loaded, RuntimeError>
         }
     }
 
-    if let Ok(r) = ResumeData::load(&resume_file) {
+    let resumed = match ResumeData::load(&resume_file) {
+        Ok(r) => Some(r),
+        Err(ResumeError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            None
+        }
+        Err(e) => {
+            tracing::warn!("{name}: not using resume data: {e}");
+            None
+        }
+    };
+    if let Some(r) = resumed {
         if r.valid_for(&meta, &root) && r.have.len() == geo.piece_count() as usize {
             tracing::info!(
                 "{name}: resume data {} is current: {} of {} pieces, no verification needed",
@@ -246,17 +268,25 @@ pub fn load(spec: &TorrentSpec, config: &Config) -> Result<Loaded, RuntimeError>
     }
 
     let started = std::time::Instant::now();
+    tracing::info!(
+        "{name}: verifying {} MiB in {} pieces",
+        meta.info.total_length >> 20,
+        geo.piece_count()
+    );
     let opts = VerifyOptions {
         threads: config.verify_threads,
         progress: None,
+        stop: Some(stop),
     };
-    let report =
-        seedcore_storage::verify_storage(&meta, &data.storage, &opts).map_err(|source| {
-            RuntimeError::Storage {
+    let report = seedcore_storage::verify_storage(&meta, &data.storage, &opts).map_err(
+        |source| match source {
+            seedcore_storage::StorageError::Stopped => RuntimeError::Stopped,
+            source => RuntimeError::Storage {
                 torrent: name.clone(),
                 source,
-            }
-        })?;
+            },
+        },
+    )?;
     let secs = started.elapsed().as_secs_f64().max(1e-6);
     tracing::info!(
         "{name}: verified {} MiB in {secs:.2} s: {} of {} pieces good",
@@ -381,6 +411,16 @@ pub struct Made {
 /// same files and sizes is kept (its hashes are then checked by verification
 /// like any other torrent's) so that a restart does not hash everything twice.
 pub fn make_torrent(path: &Path, threads: usize) -> Result<Made, RuntimeError> {
+    make_torrent_until(path, threads, &AtomicBool::new(false))
+}
+
+/// [`make_torrent`], given up with [`RuntimeError::Stopped`] (and nothing
+/// written) as soon as `stop` is raised.
+pub fn make_torrent_until(
+    path: &Path,
+    threads: usize,
+    stop: &AtomicBool,
+) -> Result<Made, RuntimeError> {
     let fail = |what: String| RuntimeError::Create {
         path: path.to_path_buf(),
         what,
@@ -431,8 +471,18 @@ pub fn make_torrent(path: &Path, threads: usize) -> Result<Made, RuntimeError> {
     } else {
         threads
     };
-    let hashed = create::hash(&scanned, piece_length, CreateMode::V1, threads, None)
-        .map_err(|e| fail(e.to_string()))?;
+    let hashed = create::hash_until(
+        &scanned,
+        piece_length,
+        CreateMode::V1,
+        threads,
+        None,
+        Some(stop),
+    )
+    .map_err(|e| match e {
+        seedcore_storage::StorageError::Stopped => RuntimeError::Stopped,
+        e => fail(e.to_string()),
+    })?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -483,25 +533,99 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), RuntimeError> {
     })
 }
 
-/// Loads every torrent, refusing duplicates (two entries with one info-hash).
-pub fn load_all(config: &Config) -> Result<Vec<Loaded>, RuntimeError> {
+/// A torrent of the configuration that is not served, and why.
+#[derive(Debug)]
+pub struct Failed {
+    /// The entry as configured.
+    pub spec: TorrentSpec,
+    /// Why it could not be loaded.
+    pub error: RuntimeError,
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.spec.path.display(), self.error)
+    }
+}
+
+/// What [`load_all`] could and could not load.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    /// Ready to serve, in the configuration's order.
+    pub loaded: Vec<Loaded>,
+    /// Skipped, each with its error (already logged).
+    pub failed: Vec<Failed>,
+}
+
+/// Loads every torrent of the configuration, one at a time. A torrent that
+/// cannot be loaded (malformed or unreadable `.torrent`, missing data
+/// folder, a second entry with the same info-hash) is logged and skipped,
+/// so one bad entry among thousands does not stop the others from being
+/// served. Fails when nothing could be loaded (with the one error itself
+/// when there was one entry), when `config.strict` is set and anything
+/// failed, or with [`RuntimeError::Stopped`] once `stop` is raised.
+pub fn load_all(config: &Config, stop: &AtomicBool) -> Result<LoadReport, RuntimeError> {
     if config.torrents.is_empty() {
         return Err(RuntimeError::NoTorrents);
     }
-    let mut out: Vec<Loaded> = Vec::with_capacity(config.torrents.len());
+    let mut report = LoadReport::default();
+    // Info-hash -> the .torrent that has it, to refuse duplicates in O(1).
+    let mut seen: HashMap<[u8; 20], PathBuf> = HashMap::with_capacity(config.torrents.len());
     for spec in &config.torrents {
-        let t = load(spec, config)?;
-        let hash = t.meta.info_hashes.wire_hash();
-        if let Some(other) = out.iter().find(|o| o.meta.info_hashes.wire_hash() == hash) {
-            return Err(RuntimeError::Duplicate {
-                path: t.torrent_path.clone(),
-                other: other.torrent_path.clone(),
-                hash: hex::encode(hash),
-            });
+        if stop.load(Ordering::Relaxed) {
+            return Err(RuntimeError::Stopped);
         }
-        out.push(t);
+        let result = load_until(spec, config, stop).and_then(|t| {
+            let hash = t.meta.info_hashes.wire_hash();
+            match seen.get(&hash) {
+                Some(other) => Err(RuntimeError::Duplicate {
+                    path: t.torrent_path.clone(),
+                    other: other.clone(),
+                    hash: hex::encode(hash),
+                }),
+                None => {
+                    seen.insert(hash, t.torrent_path.clone());
+                    Ok(t)
+                }
+            }
+        });
+        match result {
+            Ok(t) => report.loaded.push(t),
+            Err(RuntimeError::Stopped) => return Err(RuntimeError::Stopped),
+            Err(error) => {
+                let failed = Failed {
+                    spec: spec.clone(),
+                    error,
+                };
+                if config.strict {
+                    return Err(RuntimeError::Strict {
+                        failed: failed.to_string(),
+                    });
+                }
+                if config.torrents.len() > 1 {
+                    // With one entry, the error is the start's own error.
+                    tracing::error!("not seeding {failed}");
+                }
+                report.failed.push(failed);
+            }
+        }
     }
-    Ok(out)
+    if report.loaded.is_empty() {
+        let n = report.failed.len();
+        return Err(match report.failed.pop() {
+            Some(one) if n == 1 => one.error,
+            _ => RuntimeError::NothingToServe { failed: n },
+        });
+    }
+    if !report.failed.is_empty() {
+        tracing::warn!(
+            "seeding {} of {} torrents; {} could not be loaded (see the errors above)",
+            report.loaded.len(),
+            config.torrents.len(),
+            report.failed.len()
+        );
+    }
+    Ok(report)
 }
 
 #[cfg(test)]

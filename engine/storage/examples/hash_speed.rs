@@ -83,6 +83,7 @@ fn main() {
                 &VerifyOptions {
                     threads,
                     progress: None,
+                    stop: None,
                 },
             )
             .unwrap();

@@ -89,6 +89,10 @@ pub enum StorageError {
         /// What changed.
         detail: String,
     },
+    /// The caller asked the work to stop (a signal during start-up) before it
+    /// finished; nothing it would have produced was kept.
+    #[error("stopped before the work was finished")]
+    Stopped,
     /// A worker thread died; this is a bug in seedcore.
     #[error("a hashing thread panicked; please report this bug")]
     WorkerPanicked,

@@ -30,6 +30,7 @@ mod error;
 mod layout;
 mod leaves;
 mod pool;
+pub mod regular;
 pub mod resume;
 mod stamp;
 mod store;

@@ -26,7 +26,7 @@
 //! folder, fsync, rename over the old one, fsync of the folder.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use seedcore_protocol::bencode::{self, check_canonical, Dict, Limits, OwnedValue, Value};
@@ -57,6 +57,15 @@ pub enum ResumeError {
         /// The operating system's error.
         #[source]
         source: std::io::Error,
+    },
+    /// Something other than a regular file is where the resume file
+    /// should be (a FIFO, a device, a folder): it is not read.
+    #[error("resume file {path} is {kind}, not a regular file; move it away (the data is verified instead)")]
+    NotRegular {
+        /// The path.
+        path: PathBuf,
+        /// What is there.
+        kind: &'static str,
     },
     /// The file is larger than [`MAX_RESUME_BYTES`].
     #[error("resume file {path} is {size} bytes, more than the {max} allowed; delete it")]
@@ -258,32 +267,22 @@ impl ResumeData {
         Ok(())
     }
 
-    /// Reads and checks a resume file (at most [`MAX_RESUME_BYTES`]).
+    /// Reads and checks a resume file (at most [`MAX_RESUME_BYTES`]). A
+    /// FIFO, device or folder in its place is refused without blocking.
     pub fn load(path: &Path) -> Result<ResumeData, ResumeError> {
-        let io = |op| {
-            move |source| ResumeError::Io {
-                op,
-                path: path.to_path_buf(),
-                source,
-            }
-        };
-        let f = File::open(path).map_err(io("open"))?;
-        let size = f.metadata().map_err(io("stat"))?.len();
-        let too_large = |size| ResumeError::TooLarge {
-            path: path.to_path_buf(),
-            size,
-            max: MAX_RESUME_BYTES,
-        };
-        if size > MAX_RESUME_BYTES {
-            return Err(too_large(size));
-        }
-        let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-        f.take(MAX_RESUME_BYTES + 1)
-            .read_to_end(&mut buf)
-            .map_err(io("read"))?;
-        if buf.len() as u64 > MAX_RESUME_BYTES {
-            return Err(too_large(buf.len() as u64));
-        }
+        use crate::regular::OpenError;
+        let buf =
+            crate::regular::read(path, MAX_RESUME_BYTES, "a resume file").map_err(|e| match e {
+                OpenError::Io { op, path, error } => ResumeError::Io {
+                    op,
+                    path,
+                    source: error,
+                },
+                OpenError::TooLarge {
+                    path, size, max, ..
+                } => ResumeError::TooLarge { path, size, max },
+                OpenError::NotRegular { path, kind } => ResumeError::NotRegular { path, kind },
+            })?;
         ResumeData::decode(&buf)
     }
 }

@@ -137,27 +137,24 @@ enum Access {
 }
 
 fn open_one(path: &Path, expected: u64, access: Access) -> (FileState, Backing, Option<FileStamp>) {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return (FileState::Missing, Backing::None, None)
+    // Never blocks on a FIFO, and refuses anything but a regular file
+    // (a device, a socket, a folder) by what `fstat` says of the handle.
+    let (file, meta) = match crate::regular::open(path) {
+        Ok(x) => x,
+        Err(e) if e.is_not_found() => return (FileState::Missing, Backing::None, None),
+        Err(crate::regular::OpenError::NotRegular { kind, .. }) => {
+            let reason = format!("{kind}, not a regular file");
+            return (FileState::Unreadable { reason }, Backing::None, None);
+        }
+        Err(crate::regular::OpenError::Io { error, .. }) => {
+            let reason = format!("cannot open: {error}");
+            return (FileState::Unreadable { reason }, Backing::None, None);
         }
         Err(e) => {
-            let reason = format!("cannot open: {e}");
+            let reason = e.to_string();
             return (FileState::Unreadable { reason }, Backing::None, None);
         }
     };
-    let meta = match file.metadata() {
-        Ok(m) => m,
-        Err(e) => {
-            let reason = format!("cannot read metadata: {e}");
-            return (FileState::Unreadable { reason }, Backing::None, None);
-        }
-    };
-    if !meta.is_file() {
-        let reason = "not a regular file".to_string();
-        return (FileState::Unreadable { reason }, Backing::None, None);
-    }
     let stamp = Some(FileStamp::of(&meta));
     let actual = meta.len();
     if actual != expected {

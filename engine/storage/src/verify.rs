@@ -25,7 +25,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use seedcore_hash::{merkle, Sha1, Sha256Digest};
 use seedcore_protocol::geometry::{Geometry, PieceIndex};
@@ -44,6 +44,10 @@ pub struct VerifyOptions<'a> {
     /// Called from worker threads with the number of piece-space bytes just
     /// processed (a delta: the calls sum to the bytes of all pieces checked).
     pub progress: Option<&'a (dyn Fn(u64) + Sync)>,
+    /// Raised by another thread (a signal handler) to end the verification
+    /// early: it then fails with [`StorageError::Stopped`] and reports
+    /// nothing, so no partial result can be mistaken for a full one.
+    pub stop: Option<&'a AtomicBool>,
 }
 
 impl std::fmt::Debug for VerifyOptions<'_> {
@@ -51,6 +55,7 @@ impl std::fmt::Debug for VerifyOptions<'_> {
         f.debug_struct("VerifyOptions")
             .field("threads", &self.threads)
             .field("progress", &self.progress.is_some())
+            .field("stop", &self.stop)
             .finish()
     }
 }
@@ -325,7 +330,7 @@ impl<'m> Checker<'m> {
         let threads = resolve_threads(opts.threads, pieces.len());
         let chunk = task_len(pieces.len(), self.geo.piece_length(), threads);
         let hashed = AtomicU64::new(0);
-        let raw = run_chunks(pieces, chunk, threads, |task, out| {
+        let raw = run_chunks(pieces, chunk, threads, opts.stop, |task, out| {
             self.storage.prefetch(&self.geo, task);
             let mut scratch = Vec::new();
             let mut bytes = 0u64;

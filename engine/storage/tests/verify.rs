@@ -14,6 +14,7 @@ fn opts(threads: usize) -> VerifyOptions<'static> {
     VerifyOptions {
         threads,
         progress: None,
+        stop: None,
     }
 }
 
@@ -186,6 +187,7 @@ fn progress_sums_to_the_torrent_size() {
     let o = VerifyOptions {
         threads: 2,
         progress: Some(&cb),
+        stop: None,
     };
     let r = verify(&f.meta, f.root(), &o).unwrap();
     assert!(r.all_good());

@@ -13,23 +13,16 @@ use std::path::Path;
 use anyhow::Context;
 use seedcore_protocol::metainfo::Metainfo;
 
-/// The largest .torrent file read from disk; larger ones are refused before
-/// reading (the parser has its own, equal bound).
-const MAX_TORRENT_FILE: u64 = 64 * 1024 * 1024;
-
-/// Reads and parses a .torrent, with errors that name the file.
+/// Reads and parses a .torrent, with errors that name the file. A FIFO or
+/// device given as the torrent is refused at once (never waited on or read
+/// without end), and so is a file over the parser's size bound.
 pub fn load_torrent(path: &Path) -> anyhow::Result<Metainfo> {
-    let meta = std::fs::metadata(path)
-        .with_context(|| format!("cannot read torrent {}", path.display()))?;
-    if meta.len() > MAX_TORRENT_FILE {
-        anyhow::bail!(
-            "torrent {} is {} bytes; the limit is {MAX_TORRENT_FILE} (is this really a .torrent?)",
-            path.display(),
-            meta.len()
-        );
-    }
-    let bytes =
-        std::fs::read(path).with_context(|| format!("cannot read torrent {}", path.display()))?;
+    let bytes = seedcore_storage::regular::read(
+        path,
+        seedcore_protocol::metainfo::limits::MAX_TORRENT_SIZE as u64,
+        "a .torrent (is this really one?)",
+    )
+    .with_context(|| format!("cannot read torrent {}", path.display()))?;
     Metainfo::from_bytes(&bytes).with_context(|| format!("invalid torrent {}", path.display()))
 }
 

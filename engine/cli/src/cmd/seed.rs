@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use seedcore_runtime::{Bytes, Config, Seeder, SendPath, Span, TorrentSpec};
+use seedcore_runtime::{Bytes, Config, RuntimeError, Seeder, SendPath, Signals, Span, TorrentSpec};
 
 use crate::exit::Outcome;
 
@@ -84,6 +84,14 @@ pub struct Args {
     /// Most such outgoing connections per torrent [default: 20].
     #[arg(long, env = "SEEDCORE_MAX_OUTGOING_PER_TORRENT")]
     max_outgoing_per_torrent: Option<u32>,
+    /// Most dials started per second to found peers, all torrents
+    /// together; 0 = no limit [default: 30, libtorrent's connection_speed].
+    #[arg(long, env = "SEEDCORE_DIAL_RATE")]
+    dial_rate: Option<u32>,
+    /// Most dials started per second for one torrent; 0 = no limit
+    /// [default: 10].
+    #[arg(long, env = "SEEDCORE_DIAL_RATE_PER_TORRENT")]
+    dial_rate_per_torrent: Option<u32>,
     /// Give up a dial after this long [default: 10s].
     #[arg(long, env = "SEEDCORE_CONNECT_TIMEOUT")]
     connect_timeout: Option<Span>,
@@ -134,9 +142,14 @@ pub struct Args {
     /// Threads verifying data at startup; 0 = every core [default: 0].
     #[arg(long, env = "SEEDCORE_VERIFY_THREADS")]
     verify_threads: Option<usize>,
-    /// How often seeded files are checked for changes [default: 10s].
+    /// How often seeded files that inotify does not watch are checked for
+    /// changes (watched ones: every 30th time) [default: 10s].
     #[arg(long, env = "SEEDCORE_FILE_CHECK_INTERVAL")]
     file_check_interval: Option<Span>,
+    /// Do not watch seeded files with inotify; only check them every
+    /// --file-check-interval (an edit in place is then seen that late).
+    #[arg(long, env = "SEEDCORE_NO_FILE_WATCH")]
+    no_file_watch: bool,
     /// How often the choker runs [default: 10s].
     #[arg(long, env = "SEEDCORE_CHOKE_INTERVAL")]
     choke_interval: Option<Span>,
@@ -146,6 +159,11 @@ pub struct Args {
     /// Longest wait between dials of a `--peer` that keeps failing [default: 5m].
     #[arg(long, env = "SEEDCORE_DIAL_MAX_BACKOFF")]
     dial_max_backoff: Option<Span>,
+    /// Refuse to start when any torrent cannot be loaded. Without it, such
+    /// a torrent is reported and skipped, the others are seeded, and the
+    /// start fails only when none can be.
+    #[arg(long, env = "SEEDCORE_STRICT")]
+    strict: bool,
 }
 
 fn set<T>(slot: &mut T, value: Option<T>) {
@@ -193,6 +211,8 @@ fn effective(args: Args) -> anyhow::Result<(Config, bool)> {
         args.max_outgoing_per_torrent,
     );
     set(&mut c.connect_timeout, args.connect_timeout);
+    set(&mut c.dial_rate, args.dial_rate);
+    set(&mut c.dial_rate_per_torrent, args.dial_rate_per_torrent);
     set(&mut c.tracker_timeout, args.tracker_timeout);
     if args.shards.is_some() {
         c.shards = args.shards;
@@ -215,9 +235,15 @@ fn effective(args: Args) -> anyhow::Result<(Config, bool)> {
     }
     set(&mut c.verify_threads, args.verify_threads);
     set(&mut c.file_check_interval, args.file_check_interval);
+    if args.no_file_watch {
+        c.file_watch = false;
+    }
     set(&mut c.choke_interval, args.choke_interval);
     set(&mut c.pex_interval, args.pex_interval);
     set(&mut c.dial_max_backoff, args.dial_max_backoff);
+    if args.strict {
+        c.strict = true;
+    }
     c.torrents
         .extend(args.paths.into_iter().map(|path| TorrentSpec {
             path,
@@ -229,6 +255,12 @@ fn effective(args: Args) -> anyhow::Result<(Config, bool)> {
 
 /// Runs `seedcore seed`.
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    // First of all: a SIGTERM during a long start-up (verification of a
+    // big torrent) must stop it cleanly, not kill the process by signal.
+    let signals = Signals::new();
+    signals
+        .install()
+        .context("cannot install the SIGINT/SIGTERM/SIGHUP handlers")?;
     let (config, print) = effective(args)?;
     if print {
         print!("{}", config.to_toml());
@@ -236,10 +268,14 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     }
     let json = config.json;
     let send_path = config.send_path;
-    let seeder = Seeder::start(config).context("cannot start seeding")?;
-    seeder
-        .stop_on_signals()
-        .context("cannot install the SIGINT/SIGTERM handlers")?;
+    let seeder = match Seeder::start_with(config, signals) {
+        Ok(s) => s,
+        Err(RuntimeError::Stopped) => {
+            tracing::info!("stopped during start-up (SIGINT/SIGTERM); nothing was served");
+            return Ok(Outcome::Ok);
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context("cannot start seeding")),
+    };
     for t in seeder.torrents() {
         let line = format!(
             "seeding {} ({} of {} pieces) info-hash {} from {}",

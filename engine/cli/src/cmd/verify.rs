@@ -56,6 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let opts = VerifyOptions {
         threads: super::threads(args.threads),
         progress: Some(&add),
+        stop: None,
     };
     let report = verify(&meta, &args.data_dir, &opts)
         .with_context(|| format!("cannot verify data in {}", args.data_dir.display()))?;

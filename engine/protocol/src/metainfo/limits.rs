@@ -43,3 +43,17 @@ pub const MAX_PIECES: u32 = (1 << 31) - 1;
 /// Smallest piece length for v2 and hybrid torrents (BEP 52): one 16 KiB
 /// merkle leaf block. v2 piece lengths must also be powers of two.
 pub const MIN_V2_PIECE_LENGTH: u32 = 16 * 1024;
+
+/// Most tracker URLs kept from a torrent's `announce-list` (after dropping
+/// repeats); later ones are ignored. Real torrents list a handful, public
+/// "tracker list" torrents a few hundred at most. libtorrent keeps no count
+/// but stores a tracker's tier in 8 bits (`announce_entry::tier` is a
+/// `uint8_t`), so past 256 tiers it cannot keep them apart either; and a
+/// seed announces to at most this many trackers per torrent anyway
+/// (`seedcore_tracker::MAX_TRACKERS`). The bound is what keeps a hostile
+/// torrent of 200,000 tiers from costing 200,000 allocations and
+/// seconds of start-up.
+pub const MAX_TRACKERS: usize = 256;
+
+/// Most web seed URLs kept from `url-list` (after dropping repeats).
+pub const MAX_WEB_SEEDS: usize = 256;

@@ -16,14 +16,14 @@
 //!
 //! [`DictDecoder::into_raw`]: crate::bencode::DictDecoder::into_raw
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use super::assemble::{assemble, RawInfo};
 use super::decode::{self, next_item, next_pair, Result, Seen, LIMITS};
 use super::digest;
 use super::error::{Field, MetainfoError};
 use super::files::{parse_file_tree, parse_v1_files};
-use super::limits::MAX_TORRENT_SIZE;
+use super::limits::{MAX_TORRENT_SIZE, MAX_TRACKERS, MAX_WEB_SEEDS};
 use super::types::{InfoHashV1, InfoHashV2, InfoHashes, Metainfo};
 use crate::bencode::{check_canonical, DictDecoder, Object};
 
@@ -97,7 +97,9 @@ fn parse_torrent(bytes: &[u8]) -> Result<Metainfo> {
     let mut seen = Seen::default();
     while let Some((key, value)) = next_pair(&mut d, &root)? {
         match key {
-            b"announce" if seen.first(key) => top.announce = url(value, &root.key("announce"))?,
+            b"announce" if seen.first(key) => {
+                top.announce = url(value, &root.key("announce"))?.map(str::to_owned)
+            }
             b"announce-list" if seen.first(key) => {
                 top.announce_list = announce_list(value, &root.key("announce-list"))?
             }
@@ -218,15 +220,43 @@ fn parse_info<'s>(mut d: DictDecoder<'_, 's>, f: &Field<'_>) -> Result<(RawInfo<
 }
 
 /// A tracker or web seed URL: UTF-8 text; empty means absent.
-fn url(obj: Object<'_, '_>, f: &Field<'_>) -> Result<Option<String>> {
+fn url<'s>(obj: Object<'_, 's>, f: &Field<'_>) -> Result<Option<&'s str>> {
     let s = decode::text(obj, f)?.trim();
-    Ok((!s.is_empty()).then(|| s.to_owned()))
+    Ok((!s.is_empty()).then_some(s))
 }
 
-/// BEP 12: a list of tiers, each a list of URLs. Empty tiers are dropped.
+/// URLs kept from a list a torrent controls: each one once, at most `max`
+/// of them, in linear time. Entries past the bound are still checked
+/// (valid UTF-8) but cost no memory, so a 64 MiB torrent of 200,000 tiers
+/// costs a set of `max` strings, not 200,000 allocations and a quadratic
+/// de-duplication.
+struct Urls<'s> {
+    seen: HashSet<&'s str>,
+    max: usize,
+}
+
+impl<'s> Urls<'s> {
+    fn new(max: usize) -> Urls<'s> {
+        Urls {
+            seen: HashSet::new(),
+            max,
+        }
+    }
+
+    /// `Some(url)` the first time a URL is offered while fewer than `max`
+    /// are kept.
+    fn keep(&mut self, url: &'s str) -> Option<String> {
+        (self.seen.len() < self.max && self.seen.insert(url)).then(|| url.to_owned())
+    }
+}
+
+/// BEP 12: a list of tiers, each a list of URLs. Repeats of a URL (in any
+/// tier) and empty tiers are dropped; at most [`MAX_TRACKERS`] URLs are
+/// kept, the first ones in tier order.
 fn announce_list(obj: Object<'_, '_>, f: &Field<'_>) -> Result<Vec<Vec<String>>> {
     let mut tiers_in = decode::list(obj, f)?;
     let mut tiers = Vec::new();
+    let mut urls = Urls::new(MAX_TRACKERS);
     let mut i = 0;
     while let Some(tier_obj) = next_item(&mut tiers_in, f)? {
         let tf = f.index(i);
@@ -235,7 +265,7 @@ fn announce_list(obj: Object<'_, '_>, f: &Field<'_>) -> Result<Vec<Vec<String>>>
         let mut j = 0;
         while let Some(u) = next_item(&mut urls_in, &tf)? {
             if let Some(u) = url(u, &tf.index(j))? {
-                tier.push(u);
+                tier.extend(urls.keep(u));
             }
             j += 1;
         }
@@ -247,15 +277,19 @@ fn announce_list(obj: Object<'_, '_>, f: &Field<'_>) -> Result<Vec<Vec<String>>>
     Ok(tiers)
 }
 
-/// BEP 19: one URL, or a list of them.
+/// BEP 19: one URL, or a list of them; repeats dropped, at most
+/// [`MAX_WEB_SEEDS`] kept.
 fn url_list(obj: Object<'_, '_>, f: &Field<'_>) -> Result<Vec<String>> {
     match obj {
-        Object::Bytes(_) => Ok(url(obj, f)?.into_iter().collect()),
+        Object::Bytes(_) => Ok(url(obj, f)?.map(str::to_owned).into_iter().collect()),
         Object::List(mut l) => {
             let mut out = Vec::new();
+            let mut urls = Urls::new(MAX_WEB_SEEDS);
             let mut i = 0;
             while let Some(u) = next_item(&mut l, f)? {
-                out.extend(url(u, &f.index(i))?);
+                if let Some(u) = url(u, &f.index(i))? {
+                    out.extend(urls.keep(u));
+                }
                 i += 1;
             }
             Ok(out)

@@ -21,7 +21,6 @@
 //!   socket buffer cannot hold.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -164,11 +163,16 @@ impl DhtNode {
         if cfg.bootstrap.is_empty() {
             tracing::warn!("DHT: no bootstrap node resolved; relying on the saved table and peers' port messages");
         }
+        // Never blocks this thread on a FIFO, never reads past the bound.
         let saved = self.settings.state_path.as_ref().and_then(|p| {
-            let f = std::fs::File::open(p).ok()?;
-            let mut bytes = Vec::new();
-            f.take(MAX_STATE).read_to_end(&mut bytes).ok()?;
-            Some(bytes)
+            match seedcore_storage::regular::read(p, MAX_STATE, "a DHT state file") {
+                Ok(bytes) => Some(bytes),
+                Err(e) if e.is_not_found() => None,
+                Err(e) => {
+                    tracing::warn!("DHT: not restoring the routing table: {e}");
+                    None
+                }
+            }
         });
         let dht = match saved {
             Some(bytes) => {

@@ -53,7 +53,7 @@ use outgoing::{Outgoing, Source};
 use pex::PexLists;
 use status::{Extra, OutgoingStatus, Status, StatusReport, TorrentLabel};
 use trackers::{Found, Trackers};
-use watch::{Change, Recheck, Watcher};
+use watch::{Change, Watcher};
 
 /// Longest sleep of the control loop (how fast a stop request and shard
 /// messages are seen).
@@ -72,6 +72,8 @@ pub(crate) struct Control {
     pub(crate) threads: Vec<JoinHandle<()>>,
     pub(crate) from_shards: Receiver<FromShard>,
     pub(crate) stop: Arc<AtomicBool>,
+    /// Raised by SIGHUP (or a [`crate::ReloadHandle`]); taken each turn.
+    pub(crate) reload: Arc<AtomicBool>,
     pub(crate) latest: Arc<Mutex<Option<StatusReport>>>,
     /// Our peer id (for announces).
     pub(crate) peer_id: [u8; 20],
@@ -108,8 +110,14 @@ impl Control {
     pub(crate) fn run(mut self, torrents: Vec<Loaded>) {
         let now = Instant::now();
         let n = self.shards.len();
-        let (recheck_tx, recheck_rx) = crossbeam_channel::unbounded::<Recheck>();
-        let mut watcher = Watcher::new(recheck_tx);
+        let waker = Arc::clone(&self.net.waker);
+        let mut watcher = Watcher::new(
+            self.config.file_watch,
+            self.config.file_check_interval.0,
+            Arc::new(move || {
+                let _ = waker.wake();
+            }),
+        );
         let mut labels = Vec::new();
         let mut private = Vec::new();
         for t in &torrents {
@@ -132,7 +140,6 @@ impl Control {
         let mut next_status = now + status_every;
         let mut next_snapshot = now + Duration::from_secs(1);
         let mut next_pex = now + self.config.pex_interval.0.min(Duration::from_secs(5));
-        let mut next_watch = now + self.config.file_check_interval.0;
         let mut events = mio::Events::with_capacity(64);
 
         while !self.stop.load(Ordering::Relaxed) {
@@ -141,10 +148,11 @@ impl Control {
                 break;
             }
             self.turn(&mut core, now);
-            while let Ok(r) = recheck_rx.try_recv() {
-                if let Some(c) = watcher.finished(r) {
-                    self.apply(c);
-                }
+            if self.reload.swap(false, Ordering::Relaxed) {
+                self.reload(&mut core);
+            }
+            for c in watcher.poll(now) {
+                self.apply(c);
             }
             if now >= next_snapshot {
                 let uploads = uploaded(&core.stats, labels.len());
@@ -174,12 +182,6 @@ impl Control {
                     }
                 }
                 next_pex = now + self.config.pex_interval.0;
-            }
-            if now >= next_watch {
-                for c in watcher.check() {
-                    self.apply(c);
-                }
-                next_watch = now + self.config.file_check_interval.0;
             }
             self.wait(&mut core, &mut events, now, next_snapshot);
         }
@@ -285,6 +287,10 @@ impl Control {
                 torrents.len(),
                 cfg.max_outgoing,
                 cfg.max_outgoing_per_torrent,
+                outgoing::DialRates {
+                    total: cfg.dial_rate,
+                    per_torrent: cfg.dial_rate_per_torrent,
+                },
                 self.listen.clone(),
             ),
             pex: PexLists::new(private.clone()),
@@ -354,7 +360,7 @@ impl Control {
             *l += o;
         }
         let mut orders = core.dialer.due(now, &load);
-        orders.extend(core.outgoing.due(&load));
+        orders.extend(core.outgoing.due(now, &load));
         for o in orders {
             self.send_dial(o, core.connect_timeout);
         }
@@ -462,6 +468,15 @@ impl Control {
             }
             FromShard::Ready { .. } | FromShard::Stopped { .. } => {}
         }
+    }
+
+    /// A reload was asked for (SIGHUP). The hook where re-reading the
+    /// configuration, the blocklist and the torrent list belongs; today it
+    /// only says that the request arrived and that nothing changed.
+    fn reload(&mut self, _core: &mut Core) {
+        tracing::info!(
+            "reload requested (SIGHUP): the running configuration and torrents stay as they are"
+        );
     }
 
     fn apply(&self, change: Change) {
@@ -609,6 +624,7 @@ impl Core {
                 from_trackers: c.found_tracker,
                 from_dht: c.found_dht,
                 from_pex: c.found_pex,
+                dials: c.dials,
             },
         }
     }

@@ -22,6 +22,14 @@
 //!   doubling per failure up to an hour; one whose connection ended waits
 //!   a minute. Trackers and the DHT repeat peers all the time; this keeps
 //!   the repeats from becoming dial storms.
+//! - **Dial rate.** Back-off is per address, and PEX hands out fresh
+//!   addresses by the hundred: with dials to closed ports failing at once
+//!   and freeing their slot, one torrent made about 400 dials a second.
+//!   So dials are also paced by token buckets, one for all torrents
+//!   (`dial_rate`, 30 a second by default: libtorrent's
+//!   `connection_speed`) and one per torrent (`dial_rate_per_torrent`,
+//!   10), each allowing a burst of one second's worth. A candidate that
+//!   finds no token waits in its queue for the next turn.
 //!
 //! Dials go to the least-loaded shard, as `--peer` dials do ([`super::dial`]),
 //! and share its message path: the shard connects with its own
@@ -55,7 +63,55 @@ pub(crate) enum Source {
     Pex,
 }
 
-#[derive(Debug, Default)]
+/// A token bucket: `rate` tokens a second, at most `rate` (one second's
+/// worth) saved up. Kept in thousandths of a token so that integer
+/// arithmetic refills it exactly at any rate. The caller passes the time
+/// in, so tests drive it with virtual time.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Bucket {
+    /// Tokens per second; 0: no limit.
+    rate: u64,
+    milli: u64,
+    last: Option<Instant>,
+}
+
+impl Bucket {
+    pub(crate) fn new(rate: u32) -> Bucket {
+        Bucket {
+            rate: u64::from(rate),
+            milli: u64::from(rate) * 1000,
+            last: None,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        if let Some(last) = self.last {
+            let ms =
+                u64::try_from(now.saturating_duration_since(last).as_millis()).unwrap_or(u64::MAX);
+            self.milli = self
+                .milli
+                .saturating_add(ms.saturating_mul(self.rate))
+                .min(self.rate * 1000);
+            // Whole milliseconds only: the remainder counts next time.
+            self.last = Some(last + Duration::from_millis(ms));
+        } else {
+            self.last = Some(now);
+        }
+    }
+
+    /// Whether a token is there now (refilling first).
+    pub(crate) fn ready(&mut self, now: Instant) -> bool {
+        self.refill(now);
+        self.rate == 0 || self.milli >= 1000
+    }
+
+    /// Spends a token (after [`Bucket::ready`] said yes).
+    pub(crate) fn take(&mut self) {
+        self.milli = self.milli.saturating_sub(1000);
+    }
+}
+
+#[derive(Debug)]
 struct Swarm {
     /// Waiting to be dialled, oldest first.
     queue: VecDeque<SocketAddr>,
@@ -68,6 +124,22 @@ struct Swarm {
     /// Not before this instant, and the failures so far.
     retry: HashMap<SocketAddr, (Instant, u32)>,
     retry_order: VecDeque<SocketAddr>,
+    /// This torrent's dial pace.
+    bucket: Bucket,
+}
+
+impl Swarm {
+    fn new(rate: u32) -> Swarm {
+        Swarm {
+            queue: VecDeque::new(),
+            queued: HashSet::new(),
+            ours: HashMap::new(),
+            connected: HashMap::new(),
+            retry: HashMap::new(),
+            retry_order: VecDeque::new(),
+            bucket: Bucket::new(rate),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -87,6 +159,8 @@ pub(crate) struct Counts {
     pub(crate) found_tracker: u64,
     pub(crate) found_dht: u64,
     pub(crate) found_pex: u64,
+    /// Dials started since the start.
+    pub(crate) dials: u64,
 }
 
 /// Every torrent's candidates and our dials.
@@ -101,6 +175,16 @@ pub(crate) struct Outgoing {
     /// Which torrent gets the next free slot first.
     turn: usize,
     counts: Counts,
+    /// The dial pace of all torrents together.
+    bucket: Bucket,
+}
+
+/// How fast dials may start: per second, all torrents and per torrent
+/// (0: no limit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct DialRates {
+    pub(crate) total: u32,
+    pub(crate) per_torrent: u32,
 }
 
 impl Outgoing {
@@ -110,10 +194,13 @@ impl Outgoing {
         torrents: usize,
         max_total: u32,
         max_per_torrent: u32,
+        rates: DialRates,
         own: Vec<SocketAddr>,
     ) -> Outgoing {
         Outgoing {
-            swarms: (0..torrents).map(|_| Swarm::default()).collect(),
+            swarms: (0..torrents)
+                .map(|_| Swarm::new(rates.per_torrent))
+                .collect(),
             dials: HashMap::new(),
             next_id: FIRST_ID,
             max_total: max_total as usize,
@@ -121,6 +208,7 @@ impl Outgoing {
             own,
             turn: 0,
             counts: Counts::default(),
+            bucket: Bucket::new(rates.total),
         }
     }
 
@@ -204,8 +292,9 @@ impl Outgoing {
     }
 
     /// Dials to start now; `load[i]` is shard `i`'s connections (and dials)
-    /// as far as the caller knows.
-    pub(crate) fn due(&mut self, load: &[u32]) -> Vec<DialOrder> {
+    /// as far as the caller knows. At most as many as the dial buckets
+    /// hold tokens for at `now`.
+    pub(crate) fn due(&mut self, now: Instant, load: &[u32]) -> Vec<DialOrder> {
         let mut out = Vec::new();
         let n = self.swarms.len();
         if n == 0 {
@@ -216,13 +305,13 @@ impl Outgoing {
             load.push(0);
         }
         let mut idle_rounds = 0;
-        while self.dials.len() < self.max_total && idle_rounds < n {
+        while self.dials.len() < self.max_total && idle_rounds < n && self.bucket.ready(now) {
             let t = self.turn % n;
             self.turn = (self.turn + 1) % n;
             let Some(s) = self.swarms.get_mut(t) else {
                 break;
             };
-            if s.ours.len() >= self.max_per_torrent {
+            if s.ours.len() >= self.max_per_torrent || s.queue.is_empty() || !s.bucket.ready(now) {
                 idle_rounds += 1;
                 continue;
             }
@@ -230,6 +319,9 @@ impl Outgoing {
                 idle_rounds += 1;
                 continue;
             };
+            s.bucket.take();
+            self.bucket.take();
+            self.counts.dials += 1;
             s.queued.remove(&addr);
             idle_rounds = 0;
             let shard = load
@@ -344,6 +436,12 @@ fn is_local(ip: IpAddr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
+
+    const FREE: DialRates = DialRates {
+        total: 0,
+        per_torrent: 0,
+    };
 
     fn a(s: &str) -> SocketAddr {
         s.parse().unwrap()
@@ -352,7 +450,7 @@ mod tests {
     #[test]
     fn limits_duplicates_and_ourselves() {
         let now = Instant::now();
-        let mut o = Outgoing::new(2, 3, 2, vec![a("127.0.0.1:6881")]);
+        let mut o = Outgoing::new(2, 3, 2, FREE, vec![a("127.0.0.1:6881")]);
         let t0 = TorrentId(0);
         let t1 = TorrentId(1);
         o.add(
@@ -370,7 +468,7 @@ mod tests {
         );
         o.add(now, t1, &[a("10.0.0.9:1")], Source::Dht);
         o.up(t0, a("10.0.0.4:1")); // connected to us already
-        let orders = o.due(&[4, 0]);
+        let orders = o.due(now, &[4, 0]);
         assert_eq!(orders.len(), 3, "{orders:?}");
         assert!(orders.iter().all(|d| d.shard == 1 || d.shard == 0));
         assert_eq!(orders.iter().filter(|d| d.torrent == t0).count(), 2);
@@ -378,7 +476,7 @@ mod tests {
         assert_eq!(orders[0].shard, 1, "least loaded shard first");
         assert!(orders.iter().all(|d| d.addr != a("127.0.0.1:6881")));
         assert!(orders.iter().all(|d| d.addr != a("10.0.0.4:1")));
-        assert!(o.due(&[0, 0]).is_empty(), "global limit reached");
+        assert!(o.due(now, &[0, 0]).is_empty(), "global limit reached");
         let c = o.counts();
         assert_eq!((c.dialing, c.candidates, c.found_tracker), (3, 0, 3));
         // Already being dialled: not queued again.
@@ -389,40 +487,102 @@ mod tests {
     #[test]
     fn failures_back_off_and_ended_connections_wait() {
         let now = Instant::now();
-        let mut o = Outgoing::new(1, 10, 10, Vec::new());
+        let mut o = Outgoing::new(1, 10, 10, FREE, Vec::new());
         let t = TorrentId(0);
         let p = a("10.0.0.1:1");
         o.add(now, t, &[p], Source::Dht);
-        let d = o.due(&[0])[0].dial;
+        let d = o.due(now, &[0])[0].dial;
         assert!(o.owns(d));
         o.dialed(d, Err("refused".into()), now);
         o.add(now + Duration::from_secs(59), t, &[p], Source::Dht);
-        assert!(o.due(&[0]).is_empty(), "backing off");
+        assert!(o.due(now, &[0]).is_empty(), "backing off");
         o.add(now + Duration::from_secs(61), t, &[p], Source::Dht);
-        let d = o.due(&[0])[0].dial;
+        let d = o.due(now, &[0])[0].dial;
         o.dialed(d, Err("refused".into()), now + Duration::from_secs(61));
         o.add(now + Duration::from_secs(150), t, &[p], Source::Dht);
-        assert!(o.due(&[0]).is_empty(), "second failure waits 2 minutes");
+        assert!(
+            o.due(now, &[0]).is_empty(),
+            "second failure waits 2 minutes"
+        );
         o.add(now + Duration::from_secs(182), t, &[p], Source::Dht);
-        let d = o.due(&[0])[0].dial;
+        let d = o.due(now, &[0])[0].dial;
         o.dialed(d, Ok(()), now);
         assert_eq!(o.counts().connected, 1);
         o.closed(d, now + Duration::from_secs(200));
         assert_eq!(o.counts().connected, 0);
         o.add(now + Duration::from_secs(261), t, &[p], Source::Dht);
-        assert_eq!(o.due(&[0]).len(), 1, "a minute after the connection ended");
+        assert_eq!(
+            o.due(now, &[0]).len(),
+            1,
+            "a minute after the connection ended"
+        );
+    }
+
+    #[test]
+    fn dials_are_paced_per_torrent_and_in_all() {
+        // 3 torrents, 10,000 fresh PEX peers each, every dial failing at
+        // once (a closed port) so that slots never run out: only the
+        // buckets limit the pace. 20 virtual seconds in 10 ms steps.
+        let rates = DialRates {
+            total: 25,
+            per_torrent: 10,
+        };
+        let mut o = Outgoing::new(3, 200, 20, rates, Vec::new());
+        let start = Instant::now();
+        for t in 0..3u32 {
+            let peers: Vec<SocketAddr> = (0..10_000u32)
+                .map(|i| SocketAddr::from((Ipv4Addr::from(0x0A00_0000 | (t << 16) | i), 6881)))
+                .collect();
+            o.add(start, TorrentId(t), &peers[..1000], Source::Pex);
+        }
+        let mut per_torrent = [0u64; 3];
+        let mut per_second = [0u64; 20];
+        for step in 0..2000u64 {
+            let now = start + Duration::from_millis(step * 10);
+            for d in o.due(now, &[0]) {
+                per_torrent[d.torrent.0 as usize] += 1;
+                per_second[(step / 100) as usize] += 1;
+                o.dialed(d.dial, Err("refused".into()), now);
+            }
+        }
+        let total: u64 = per_torrent.iter().sum();
+        assert_eq!(total, o.counts().dials);
+        // A burst of one second's worth, then the rate.
+        assert!(total <= 25 + 25 * 20, "{total} dials in 20 s");
+        assert!(total >= 25 * 19, "the limit is a pace, not a stop: {total}");
+        for (t, n) in per_torrent.iter().enumerate() {
+            assert!(*n <= 10 + 10 * 20, "torrent {t}: {n} dials in 20 s");
+        }
+        for (sec, n) in per_second.iter().enumerate().skip(1) {
+            assert!(*n <= 26, "second {sec}: {n} dials");
+        }
+        // Torrents share the global pace fairly (turns).
+        let (min, max) = (per_torrent.iter().min(), per_torrent.iter().max());
+        assert!(max.unwrap() - min.unwrap() <= 2, "{per_torrent:?}");
+
+        // One torrent alone is held to its own rate.
+        let mut o = Outgoing::new(1, 200, 20, rates, Vec::new());
+        let peers: Vec<SocketAddr> = (0..1000u32)
+            .map(|i| SocketAddr::from((Ipv4Addr::from(0x0A09_0000 | i), 1)))
+            .collect();
+        o.add(start, TorrentId(0), &peers, Source::Pex);
+        let mut n = 0;
+        for step in 0..1000u64 {
+            let now = start + Duration::from_millis(step * 10);
+            for d in o.due(now, &[0]) {
+                n += 1;
+                o.dialed(d.dial, Err("refused".into()), now);
+            }
+        }
+        assert!((95..=10 + 100).contains(&n), "{n} dials in 10 s at 10/s");
     }
 
     #[test]
     fn zero_limit_never_dials() {
-        let mut o = Outgoing::new(1, 0, 10, Vec::new());
-        o.add(
-            Instant::now(),
-            TorrentId(0),
-            &[a("10.0.0.1:1")],
-            Source::Pex,
-        );
-        assert!(o.due(&[0]).is_empty());
+        let now = Instant::now();
+        let mut o = Outgoing::new(1, 0, 10, FREE, Vec::new());
+        o.add(now, TorrentId(0), &[a("10.0.0.1:1")], Source::Pex);
+        assert!(o.due(now, &[0]).is_empty());
         assert_eq!(o.counts().candidates, 0);
     }
 }

@@ -97,6 +97,9 @@ pub struct OutgoingStatus {
     pub from_dht: u64,
     /// ... from PEX.
     pub from_pex: u64,
+    /// Dials started, ever (paced by `dial_rate` and
+    /// `dial_rate_per_torrent`).
+    pub dials: u64,
 }
 
 /// What the control core adds to a report besides the shards' counters.

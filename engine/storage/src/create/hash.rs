@@ -223,6 +223,19 @@ pub fn hash(
     threads: usize,
     progress: Option<&(dyn Fn(u64) + Sync)>,
 ) -> Result<HashedContent, StorageError> {
+    hash_until(scanned, piece_length, mode, threads, progress, None)
+}
+
+/// [`hash`], ended early with [`StorageError::Stopped`] once `stop` is
+/// raised (a signal while a seed makes its torrent at start-up).
+pub fn hash_until(
+    scanned: &ScannedFiles,
+    piece_length: u32,
+    mode: CreateMode,
+    threads: usize,
+    progress: Option<&(dyn Fn(u64) + Sync)>,
+    stop: Option<&std::sync::atomic::AtomicBool>,
+) -> Result<HashedContent, StorageError> {
     let piece_len = check_piece_length(piece_length, mode)?;
     let pl = u64::from(piece_length);
 
@@ -301,7 +314,7 @@ pub fn hash(
         pl,
         piece_count: geo.piece_count(),
     };
-    let results: Vec<PieceHashes> = run_chunks(&pieces, chunk, threads, |task, out| {
+    let results: Vec<PieceHashes> = run_chunks(&pieces, chunk, threads, stop, |task, out| {
         storage.prefetch(&geo, task);
         let mut scratch = Vec::new();
         for group in task.chunks(MULTI_BATCH) {

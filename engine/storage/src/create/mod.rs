@@ -43,7 +43,7 @@
 mod hash;
 mod scan;
 
-pub use hash::{hash, CreateMode, HashedContent, HashedFile};
+pub use hash::{hash, hash_until, CreateMode, HashedContent, HashedFile};
 pub use scan::{scan, ScannedFile, ScannedFiles, SkipReason, Skipped};
 
 /// A piece length for `total` bytes of content, as libtorrent picks it:
