@@ -17,6 +17,9 @@
 //! - [`leechers`]: real clients (libtorrent, transmission, aria2,
 //!   rtorrent, qBittorrent) downloading the same data from seedcore and
 //!   from libtorrent in one run: MB/s and seeder CPU per GiB side by side.
+//! - [`soak`]: one seedcore node for a long time under a hostile
+//!   population while a good libtorrent leecher downloads and checks every
+//!   piece in a loop; fails on unbounded growth or a slowed leecher.
 //!
 //! The criterion micro-benchmarks are in `benches/`.
 //!
@@ -40,4 +43,5 @@ pub mod procstat;
 pub mod rawseed;
 pub mod report;
 pub mod rng;
+pub mod soak;
 pub mod torrent;

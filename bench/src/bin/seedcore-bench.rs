@@ -44,6 +44,58 @@ enum Cmd {
     /// qBittorrent) downloading from seedcore and from libtorrent; writes
     /// a Markdown report and the figures as JSON.
     Leechers(Box<seedcore_bench::leechers::LeechersArgs>),
+    /// One seedcore node under a hostile population for a long time, with
+    /// a good libtorrent leecher downloading in a loop (bench/soak.sh).
+    Soak(Box<SoakArgs>),
+}
+
+#[derive(clap::Args)]
+struct SoakArgs {
+    /// The seedcore binary.
+    #[arg(long)]
+    seedcore: PathBuf,
+    /// The good leecher's torrent.
+    #[arg(long)]
+    torrent: PathBuf,
+    /// A torrent with a large info dictionary (metadata requesters).
+    #[arg(long)]
+    big_torrent: PathBuf,
+    /// A hybrid (v1 + v2) torrent (hash requesters).
+    #[arg(long)]
+    hybrid_torrent: PathBuf,
+    /// Folder with the three torrents' data.
+    #[arg(long)]
+    data: PathBuf,
+    /// Scratch folder (seed log, leecher downloads).
+    #[arg(long)]
+    work: PathBuf,
+    /// Where to write soak.md, soak.json and soak.svg.
+    #[arg(long)]
+    out: PathBuf,
+    /// Seconds of hostile population (after the baseline).
+    #[arg(long, default_value_t = 1800.0)]
+    duration: f64,
+    /// Good-leecher downloads alone before the hostile phase.
+    #[arg(long, default_value_t = 3)]
+    baseline: usize,
+    /// Fail when a download takes longer than the slowest baseline one
+    /// times this (and the same for the longest wait for a piece).
+    #[arg(long, default_value_t = 3.0)]
+    wait_ratio: f64,
+    /// libtorrent's Python (python3-libtorrent).
+    #[arg(long, default_value = "/usr/bin/python3")]
+    python: PathBuf,
+    /// The good leecher script.
+    #[arg(long, default_value = "bench/py/soak_leech.py")]
+    leech_script: PathBuf,
+    /// Hostile counts: downloaders, churners, never-reader threads (100
+    /// connections each), slowloris threads (100 each), garbage senders,
+    /// metadata requesters, hash requesters.
+    #[arg(long, default_value = "4,2,1,1,2,2,1", value_delimiter = ',')]
+    population: Vec<usize>,
+    /// DHT noise datagrams per second.
+    #[arg(long, default_value_t = 300)]
+    dht_rate: u32,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -312,6 +364,50 @@ fn cmd_compare(a: &seedcore_bench::compare::CompareArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn cmd_soak(a: &SoakArgs) -> Result<ExitCode> {
+    let [downloaders, churners, never_readers, slowloris, garbage, metadata, hashes] =
+        a.population[..]
+    else {
+        bail!("--population takes 7 counts, e.g. 4,2,1,1,2,2,1");
+    };
+    let cfg = seedcore_bench::soak::SoakConfig {
+        seedcore: a.seedcore.clone(),
+        python: a.python.clone(),
+        leech_script: a.leech_script.clone(),
+        main: a.torrent.clone(),
+        big: a.big_torrent.clone(),
+        hybrid: a.hybrid_torrent.clone(),
+        data: a.data.clone(),
+        work: a.work.clone(),
+        out: a.out.clone(),
+        duration: secs(a.duration, "--duration")?,
+        baseline_iterations: a.baseline.max(1),
+        wait_ratio: a.wait_ratio,
+        population: seedcore_bench::soak::hostile::Population {
+            downloaders,
+            churners,
+            never_readers,
+            slowloris,
+            garbage,
+            metadata,
+            hashes,
+        },
+        dht_rate: a.dht_rate,
+        sample_every: Duration::from_secs(2),
+    };
+    let pass = seedcore_bench::soak::run(&cfg)?;
+    println!(
+        "soak: {} (report in {})",
+        if pass { "PASS" } else { "FAIL" },
+        a.out.display()
+    );
+    Ok(if pass {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
@@ -326,6 +422,7 @@ fn main() -> ExitCode {
             }
             Err(e) => Err(anyhow::anyhow!(e)),
         },
+        Cmd::Soak(a) => cmd_soak(&a),
     };
     match result {
         Ok(code) => code,

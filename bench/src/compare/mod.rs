@@ -26,7 +26,7 @@ pub(crate) mod probe;
 pub(crate) mod proc;
 pub mod results;
 mod seeders;
-mod svg;
+pub(crate) mod svg;
 pub(crate) mod transmission;
 
 use std::fs;

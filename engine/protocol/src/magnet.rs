@@ -69,6 +69,20 @@ pub enum MagnetError {
         /// The limit.
         max: usize,
     },
+    /// Within [`MAX_MAGNET_LEN`] as given, but over it once written back
+    /// in canonical form (every byte outside the URI's unreserved set is
+    /// percent-escaped, three bytes for one): we would print a link that
+    /// we, and others with the same bound, refuse.
+    #[error(
+        "the magnet link written back with its characters escaped would be {len} bytes, over \
+         the {max}-byte limit: shorten its names, trackers or extra parameters"
+    )]
+    TooLongWritten {
+        /// Its length written back.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
     /// No `xt=urn:btih:` or `xt=urn:btmh:`.
     #[error(
         "no info-hash: a magnet link needs xt=urn:btih:<hash> (v1) or xt=urn:btmh:1220<hash> (v2)"
@@ -129,6 +143,15 @@ impl Magnet {
         }
         if m.info_hashes.v1.is_none() && m.info_hashes.v2.is_none() {
             return Err(MagnetError::NoInfoHash);
+        }
+        // What we accept we must be able to write back and accept again
+        // (found by fuzzing: escaping can triple a link's length).
+        let written = m.to_uri().len();
+        if written > MAX_MAGNET_LEN {
+            return Err(MagnetError::TooLongWritten {
+                len: written,
+                max: MAX_MAGNET_LEN,
+            });
         }
         Ok(m)
     }
@@ -372,6 +395,23 @@ mod tests {
 
     const V1: &str = "c24f8482ac9ce44632b9577ce20e20c311dd56d5";
     const V2: &str = "38ae7376fa6f97efa5edc29aa7856494ead7d3740db46712a2ad5889b679b9c6";
+
+    /// Found by the `magnet` fuzz target: a link under the limit whose
+    /// canonical form (escaped) is over it was accepted, and our own
+    /// output was then refused.
+    #[test]
+    fn accepted_links_write_back_within_the_limit() {
+        let name = "\u{e9}".repeat(20_000); // 40,000 bytes, 120,000 escaped
+        let uri = format!("magnet:?xt=urn:btih:{V1}&dn={name}");
+        assert!(uri.len() <= MAX_MAGNET_LEN);
+        assert!(matches!(
+            Magnet::parse(&uri),
+            Err(MagnetError::TooLongWritten { .. })
+        ));
+        let ok = format!("magnet:?xt=urn:btih:{V1}&dn={}", "\u{e9}".repeat(5_000));
+        let m = Magnet::parse(&ok).unwrap();
+        assert_eq!(Magnet::parse(&m.to_uri()).unwrap(), m);
+    }
 
     #[test]
     fn parses_everything() {

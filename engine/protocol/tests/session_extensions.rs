@@ -428,6 +428,15 @@ fn hash_request_is_answered_with_a_proof_that_verifies() {
                 length: 3,
                 proof_layers: 0,
             },
+            // BEP 52: "MUST be equal to or greater than 2" (found by the
+            // session fuzz target).
+            HashRequest {
+                pieces_root: root,
+                base_layer: 1,
+                index: 0,
+                length: 1,
+                proof_layers: 0,
+            },
             HashRequest {
                 pieces_root: root,
                 base_layer: 1,

@@ -163,7 +163,7 @@ pub enum FromShard {
         /// Which shard.
         shard: usize,
         /// The counters.
-        stats: ShardStats,
+        stats: Box<ShardStats>,
     },
     /// A dial finished: connected, or why not.
     Dialed {

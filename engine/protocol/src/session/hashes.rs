@@ -24,19 +24,20 @@ pub(crate) const MAX_HASHES_ANSWERED: u32 = 512;
 /// The encoded `hashes` or `hash reject` answering `req`.
 pub(crate) fn answer_hash_request(ctx: &TorrentContext, req: &HashRequest) -> Vec<u8> {
     // BEP 52: `length` is a power of two (and we answer at most 512).
-    let hashes = (req.length.is_power_of_two() && req.length <= MAX_HASHES_ANSWERED)
-        .then(|| ctx.v2_file(&req.pieces_root))
-        .flatten()
-        .and_then(|file| {
-            file.tree
-                .hashes(&merkle::HashRequest {
-                    base_layer: req.base_layer,
-                    index: req.index,
-                    length: req.length,
-                    proof_layers: req.proof_layers,
-                })
-                .ok()
-        });
+    let hashes =
+        (req.length >= 2 && req.length.is_power_of_two() && req.length <= MAX_HASHES_ANSWERED)
+            .then(|| ctx.v2_file(&req.pieces_root))
+            .flatten()
+            .and_then(|file| {
+                file.tree
+                    .hashes(&merkle::HashRequest {
+                        base_layer: req.base_layer,
+                        index: req.index,
+                        length: req.length,
+                        proof_layers: req.proof_layers,
+                    })
+                    .ok()
+            });
     let mut out = Vec::new();
     let encoded = match hashes {
         Some(hashes) => {

@@ -376,7 +376,8 @@ impl PeerSession {
     /// [`MAX_HASHES_ANSWERED`]), then answered when the socket has room,
     /// if the answer fits the byte budget; otherwise `hash reject`.
     fn on_hash_request(&mut self, req: HashRequest, ctx: &TorrentContext) {
-        let valid = req.length.is_power_of_two()
+        let valid = req.length >= 2
+            && req.length.is_power_of_two()
             && req.length <= MAX_HASHES_ANSWERED
             && ctx.v2_file(&req.pieces_root).is_some();
         if !valid {

@@ -511,7 +511,7 @@ impl Control {
                     }
                 }
                 if let Some(slot) = core.stats.get_mut(shard) {
-                    *slot = s;
+                    *slot = *s;
                 }
             }
             FromShard::Detached { shard, id } => {
@@ -640,7 +640,7 @@ impl Control {
                         }
                     }
                     if let Some(slot) = stats.get_mut(shard) {
-                        *slot = s;
+                        *slot = *s;
                     }
                 }
                 Ok(_) => {}

@@ -399,7 +399,7 @@ impl Shard {
         }
         self.tell(FromShard::Stats {
             shard: self.index,
-            stats,
+            stats: Box::new(stats),
         });
     }
 }
