@@ -458,7 +458,7 @@ fn hash_request_is_answered_with_a_proof_that_verifies() {
         }
         assert!(p.error.is_none());
         // Answered and rejected requests alike are counted (for metrics).
-        assert_eq!(p.session.stats(p.now).hash_requests, 5 + 5);
+        assert_eq!(p.session.stats(p.now).hash_requests, 5 + 6);
     }
     // Sanity of the helper against the hash crate.
     let leaves: Vec<[u8; 32]> = (0..4u8).map(|i| sha256(&[i])).collect();
